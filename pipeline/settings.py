@@ -1,0 +1,63 @@
+"""The one settings object of metrics.md: the reporting date and every threshold.
+
+It is a Dagster resource, so the UI shows its values and a run can override any of them in the
+launchpad (``resources: settings: config: as_of: "2026-06-30"``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+from pydantic import Field
+
+
+class MetricSettings(dg.ConfigurableResource):
+    """Reporting date and thresholds used by every mart and report."""
+
+    as_of: str | None = Field(
+        default=None,
+        description="Reporting date (YYYY-MM-DD). Empty: the last day of the latest month with data.",
+    )
+    maturity_months: int = Field(default=2, description="A month is mature when it ended this many months before as_of.")
+    underuse_threshold: float = Field(default=0.5, description="Delivered ÷ max below this is low utilisation.")
+    min_mature_months: int = Field(default=3, description="Mature months needed before low utilisation is judged.")
+    late_after_months: int = Field(default=3, description="A line is late when declared more than this many months after its period.")
+    answer_days: int = Field(default=10, description="Working days within which a declaration should be answered.")
+    chain_ladder_max_lag: int = Field(default=12, description="Largest lag (months) in the chain ladder.")
+    run_rate_days: int = Field(default=91, description="Days of submissions that set the run rate towards a ceiling.")
+    alert_share_low: float = Field(default=0.7, description="Ceiling share that raises alert '70'.")
+    alert_share_high: float = Field(default=0.9, description="Ceiling share that raises alert '90'.")
+    cak_rule: str = Field(default="A", description="CAK period rule (A, B or C) when no cak_periods table is given.")
+    language: str = Field(default="nl", description="Report language: nl or en.")
+
+    def as_of_date(self, latest_data_day: dt.date | None) -> dt.date:
+        """The effective as_of: the setting, or the end of the month of the latest data day."""
+        if self.as_of:
+            return dt.date.fromisoformat(self.as_of)
+        if latest_data_day is None:
+            return dt.date.today()
+        return month_end(latest_data_day)
+
+    def sql_params(self, as_of: dt.date) -> dict[str, object]:
+        """Named parameters available to every SQL file ($as_of, $maturity_months, ...)."""
+        return {
+            "as_of": as_of,
+            "maturity_months": self.maturity_months,
+            "underuse_threshold": self.underuse_threshold,
+            "min_mature_months": self.min_mature_months,
+            "late_after_months": self.late_after_months,
+            "answer_days": self.answer_days,
+            "chain_ladder_max_lag": self.chain_ladder_max_lag,
+            "run_rate_days": self.run_rate_days,
+            "alert_share_low": self.alert_share_low,
+            "alert_share_high": self.alert_share_high,
+            "cak_rule": self.cak_rule,
+        }
+
+
+def month_end(day: dt.date) -> dt.date:
+    first_next = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return first_next - dt.timedelta(days=1)
+
+

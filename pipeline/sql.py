@@ -1,0 +1,39 @@
+"""Load a named SQL file and run it with named parameters."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import duckdb
+
+from pipeline.paths import SQL_DIR
+
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+@cache
+def sql_text(schema: str, name: str) -> str:
+    """The text of ``sql/<schema>/<name>.sql`` (one select statement, no trailing semicolon)."""
+    return (SQL_DIR / schema / f"{name}.sql").read_text(encoding="utf-8").strip().rstrip(";")
+
+
+def used_params(text: str, params: dict[str, object]) -> dict[str, object]:
+    """Only the parameters the statement names: DuckDB refuses surplus ones."""
+    names = set(_PARAM.findall(text))
+    missing = names - params.keys()
+    if missing:
+        raise KeyError(f"SQL needs parameters {sorted(missing)} that were not given")
+    return {k: v for k, v in params.items() if k in names}
+
+
+def build_table(
+    conn: duckdb.DuckDBPyConnection, schema: str, name: str, params: dict[str, object] | None = None
+) -> int:
+    """Create or replace ``schema.name`` from its SQL file; return its row count."""
+    text = sql_text(schema, name)
+    conn.execute(f"create schema if not exists {schema}")
+    conn.execute(
+        f"create or replace table {schema}.{name} as {text}", used_params(text, params or {})
+    )
+    return conn.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
