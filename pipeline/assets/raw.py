@@ -1,0 +1,141 @@
+"""Raw assets: load the inbox and the reference folder into raw.<kind>, one asset per kind.
+
+Tabular files come from their kind's folder; iWmo/iJw XML messages from ``inbox/iwmo/`` are
+routed to the kind their message code says (301 allocations, 305/307 care events, 323
+declarations, 325 answers). Messages that are no 301/305/307/323/325 are refused by
+``raw/unrecognised_messages``.
+"""
+
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from pipeline.ingest.load import KindReport, Loader
+from pipeline.ingest.tabular import FileRefused, load_profiles
+from pipeline.privacy import load_key
+from pipeline.resources import DataFolders, Warehouse
+from pipeline.schemas import INBOX_KINDS, REFERENCE_KINDS, dtypes
+
+TABULAR_SUFFIXES = {".csv", ".parquet", ".xlsx", ".txt"}
+_MESSAGE_KIND = {"301": "allocations", "305": "care_events", "307": "care_events", "323": "declarations", "325": "answers"}
+_NAMESPACE = re.compile(rb"istandaarden\.nl/(?:iwmo|ijw)/3_2/(?:wmo|jw)(\d{3})/schema")
+
+
+def message_kind(path: Path) -> str:
+    """The raw kind of an XML message, sniffed from its namespace; 'unrecognised' otherwise."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    match = _NAMESPACE.search(head)
+    return _MESSAGE_KIND.get(match.group(1).decode(), "unrecognised") if match else "unrecognised"
+
+
+def _files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def _xml_reader(path: Path, kind: str):
+    from pipeline.ingest.iwmo import MessageRefused, read_message
+    from pipeline.ingest.tabular import load_profiles as _profiles
+
+    canonical = [p for p in _profiles() if p.is_canonical][0]
+
+    def read():
+        try:
+            message = read_message(path)
+        except MessageRefused as exc:
+            raise FileRefused(exc.reason_code, exc.reason_text) from None
+        if message.kind != kind:
+            raise FileRefused("xml_unknown_message", f"message {message.message_code} is not a {kind} message")
+        rows = message.rows
+        expected = dtypes(kind)
+        frame = rows.with_columns(
+            pl.lit(None, dtype=pl.String).alias(c) for c in expected if c not in rows.columns
+        ).select(pl.col("source_row").cast(pl.Int64), *[pl.col(c).cast(pl.String) for c in expected])
+        return frame, canonical
+
+    return read
+
+
+def load_kind(conn, kind: str, folders: DataFolders, today: dt.date, log=None) -> KindReport:
+    """Load every file of one kind (tabular and XML); plain function, used by the asset and tests."""
+    loader = Loader(conn, kind, load_key() if kind not in REFERENCE_KINDS else b"", today, folders.refused, log)
+    report = KindReport(kind)
+    if kind in REFERENCE_KINDS:
+        tabular = [p for p in _files(folders.reference) if p.stem.split(".")[0] == kind]
+        base = folders.reference.parent
+    else:
+        tabular = _files(folders.inbox / kind) if kind != "unrecognised" else []
+        base = folders.inbox.parent
+    profiles = load_profiles()
+    for path in tabular:
+        report.files.append(loader.load_tabular(path, path.relative_to(base).as_posix(), profiles))
+    if kind not in REFERENCE_KINDS:
+        for path in _files(folders.inbox / "iwmo"):
+            if message_kind(path) == kind:
+                source = path.relative_to(base).as_posix()
+                report.files.append(loader.load_rows(path, source, _xml_reader(path, kind), route="xml"))
+    return report
+
+
+def _metadata(report: KindReport, conn, kind: str) -> dict:
+    total = conn.execute(f"select count(*) from raw.{kind}").fetchone()[0]
+    refused = [f"{f.source_file}: {f.message}" for f in report.files if f.status == "refused"]
+    return {
+        "table": f"raw.{kind}",
+        "rows_total": dg.MetadataValue.int(total),
+        "files_loaded": report.count("loaded"),
+        "files_unchanged": report.count("unchanged"),
+        "files_duplicate": report.count("duplicate"),
+        "files_refused": report.count("refused"),
+        "rows_loaded_this_run": report.rows_loaded,
+        "rows_quarantined_this_run": report.rows_quarantined,
+        "refused_files": dg.MetadataValue.md("\n".join(f"- {r}" for r in refused) or "none"),
+    }
+
+
+def _raw_asset(kind: str) -> dg.AssetsDefinition:
+    where = "data/reference" if kind in REFERENCE_KINDS else f"data/inbox/{kind} and inbox/iwmo"
+
+    @dg.asset(
+        key=["raw", kind],
+        group_name="raw",
+        description=f"raw.{kind}: rows of {where}, validated and pseudonymised; bad rows quarantined.",
+        kinds={"duckdb"},
+    )
+    def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse, folders: DataFolders) -> dg.MaterializeResult:
+        with warehouse.connect() as conn:
+            report = load_kind(conn, kind, folders, dt.date.today(), context.log)
+            metadata = _metadata(report, conn, kind)
+        context.log.info(
+            f"{kind}: {report.count('loaded')} files loaded, {report.count('unchanged')} unchanged, "
+            f"{report.count('refused')} refused; {report.rows_loaded} rows loaded, {report.rows_quarantined} quarantined"
+        )
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _asset
+
+
+@dg.asset(
+    key=["raw", "unrecognised_messages"],
+    group_name="raw",
+    description="XML files in inbox/iwmo that are no iWmo/iJw 3.2 301, 305, 307, 323 or 325: refused with the reason.",
+    kinds={"duckdb"},
+)
+def unrecognised_messages(context: dg.AssetExecutionContext, warehouse: Warehouse, folders: DataFolders) -> dg.MaterializeResult:
+    with warehouse.connect() as conn:
+        loader = Loader(conn, "unrecognised", b"", dt.date.today(), folders.refused, context.log)
+        results = []
+        for path in _files(folders.inbox / "iwmo"):
+            if message_kind(path) == "unrecognised":
+                source = path.relative_to(folders.inbox.parent).as_posix()
+                results.append(loader.load_rows(path, source, _xml_reader(path, "unrecognised"), route="xml"))
+    return dg.MaterializeResult(metadata={"files_refused": sum(r.status == "refused" for r in results)})
+
+
+raw_assets = [_raw_asset(kind) for kind in (*INBOX_KINDS, *REFERENCE_KINDS)] + [unrecognised_messages]

@@ -1,0 +1,78 @@
+"""Staging and marts assets: one asset per SQL file, dependencies read from the tables it names."""
+
+
+import datetime as dt
+import re
+
+import dagster as dg
+
+from pipeline.paths import SQL_DIR
+from pipeline.resources import Warehouse
+from pipeline.settings import MetricSettings
+from pipeline.sql import build_table, sql_text
+
+_TABLE_REF = re.compile(r"\b(raw|staging|marts)\.([a-z_][a-z0-9_]*)\b")
+
+# Tables that Python assets write (calendars) and that SQL files may read.
+PYTHON_TABLES = {("staging", "calendar_months"), ("staging", "calendar_iso_weeks"),
+                 ("staging", "calendar_days"), ("staging", "cak_periods")}
+
+
+def sql_names(schema: str) -> list[str]:
+    return sorted(p.stem for p in (SQL_DIR / schema).glob("*.sql"))
+
+
+def sql_deps(schema: str, name: str) -> list[dg.AssetKey]:
+    refs = {(s, t) for s, t in _TABLE_REF.findall(sql_text(schema, name))}
+    refs.discard((schema, name))
+    return [dg.AssetKey([s, t]) for s, t in sorted(refs)]
+
+
+def resolve_as_of(conn, settings: MetricSettings) -> dt.date:
+    """The effective as_of: the setting, or the last day of the latest month with data."""
+    latest = conn.execute(
+        """select max(d) from (
+               select max(declared_on) as d from staging.declaration_lines
+               union all select max(cast(submitted_on as date)) from staging.zvw_lines)"""
+    ).fetchone()[0]
+    return settings.as_of_date(latest)
+
+
+def _first_line(text: str) -> str:
+    lines = [ln[2:].strip() for ln in text.splitlines() if ln.startswith("--")]
+    return " ".join(lines) or "SQL model"
+
+
+def _sql_asset(schema: str, name: str) -> dg.AssetsDefinition:
+    text = sql_text(schema, name)
+    needs_params = "$" in text
+
+    @dg.asset(
+        key=[schema, name],
+        group_name=schema,
+        deps=sql_deps(schema, name),
+        description=f"{schema}.{name}: {_first_line(text)} (sql/{schema}/{name}.sql)",
+        kinds={"duckdb", "sql"},
+    )
+    def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: MetricSettings) -> dg.MaterializeResult:
+        with warehouse.connect() as conn:
+            params = {}
+            if needs_params:
+                as_of = resolve_as_of(conn, settings)
+                params = settings.sql_params(as_of)
+            rows = build_table(conn, schema, name, params)
+            preview = conn.sql(f"select * from {schema}.{name} limit 5").pl()
+        metadata = {
+            "table": f"{schema}.{name}",
+            "dagster/row_count": dg.MetadataValue.int(rows),
+            "preview": dg.MetadataValue.text(str(preview)),
+        }
+        if needs_params:
+            metadata["as_of"] = str(params["as_of"])
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _asset
+
+
+staging_sql_assets = [_sql_asset("staging", n) for n in sql_names("staging")]
+marts_sql_assets = [_sql_asset("marts", n) for n in sql_names("marts")]

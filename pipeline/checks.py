@@ -1,0 +1,87 @@
+"""Asset checks: reconciliation of every loaded file, referential integrity, mart invariants.
+
+Each check runs a query that returns the offending rows; the check passes when there are none,
+and its metadata carries the count and a sample as evidence.
+"""
+
+
+import dagster as dg
+
+from pipeline.resources import Warehouse
+from pipeline.schemas import INBOX_KINDS, REFERENCE_KINDS
+
+
+def _violations(warehouse: Warehouse, query: str) -> tuple[int, str]:
+    with warehouse.connect() as conn:
+        frame = conn.sql(query).pl()
+    return frame.height, str(frame.head(10)) if frame.height else "none"
+
+
+def _check(asset_key: list[str], name: str, description: str, query: str, *, blocking: bool = True,
+           severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=dg.AssetKey(asset_key), name=name, description=description, blocking=blocking)
+    def _asset_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        count, sample = _violations(warehouse, query)
+        return dg.AssetCheckResult(
+            passed=count == 0,
+            severity=severity,
+            metadata={"violations": count, "sample": dg.MetadataValue.text(sample), "query": dg.MetadataValue.text(query)},
+        )
+
+    return _asset_check
+
+
+def _reconciliation(kind: str) -> dg.AssetChecksDefinition:
+    query = f"""
+        with loaded as (select source_file, count(*) as n from raw.{kind} group by all),
+        quarantined as (select source_file, count(*) as n from raw.quarantine
+                        where source_row is not null group by all)
+        select m.source_file, m.rows_received, m.rows_loaded, m.rows_quarantined,
+               coalesce(l.n, 0) as rows_in_table, coalesce(q.n, 0) as rows_in_quarantine
+        from raw.manifest m
+        left join loaded l using (source_file)
+        left join quarantined q using (source_file)
+        where m.kind = '{kind}' and (
+            m.rows_received <> m.rows_loaded + m.rows_quarantined
+            or coalesce(l.n, 0) <> m.rows_loaded
+            or coalesce(q.n, 0) <> m.rows_quarantined)"""
+    return _check(["raw", kind], "rows_reconcile",
+                  "Per file: rows received = rows loaded + rows quarantined, and the tables hold exactly those rows.",
+                  query)
+
+
+def _unique(asset_key: list[str], columns: str) -> dg.AssetChecksDefinition:
+    table = ".".join(asset_key)
+    return _check(asset_key, "one_row_per_key", f"Exactly one row per ({columns}).",
+                  f"select {columns}, count(*) as n from {table} group by all having count(*) > 1")
+
+
+raw_checks = [_reconciliation(kind) for kind in (*INBOX_KINDS, *REFERENCE_KINDS)]
+
+staging_checks = [
+    _unique(["staging", "allocations"], "municipality_code, law, allocation_number"),
+    _unique(["staging", "declaration_lines"], "provider_agb, law, reference_number"),
+    _check(["staging", "declaration_lines"], "lines_have_allocation",
+           "Every declaration line names a known, not deleted allocation and lies within it "
+           "(municipalities reject such lines with 9338, 9384, 9307/9308).",
+           "select allocation_issue, count(*) as lines, sum(amount_eur) as amount_eur "
+           "from staging.declaration_lines where allocation_issue is not null group by all order by lines desc",
+           blocking=False, severity=dg.AssetCheckSeverity.WARN),
+]
+
+mart_checks = [
+    _unique(["marts", "allocation_months"], "municipality_code, law, allocation_number, month"),
+    _unique(["marts", "allocation_totals"], "municipality_code, law, allocation_number"),
+    _unique(["marts", "ceiling_position"], "payer_code, provider_agb, year"),
+    _unique(["marts", "budget_exhaustion"], "municipality_code, law, product_category, year"),
+    _check(["marts", "allocation_months"], "utilisation_not_negative",
+           "Utilisation is never negative.",
+           "select * from marts.allocation_months where utilisation < 0"),
+    _check(["marts", "allocation_months"], "approved_within_declared",
+           "Approved (delivered) volume never exceeds declared volume (declared = approved + pending).",
+           "select * from marts.allocation_months where delivered_volume > declared_volume + 1e-9"),
+    _check(["marts", "budget_exhaustion"], "forecast_adds_up",
+           "forecast = approved + pending + expected late + committed.",
+           "select * from marts.budget_exhaustion where abs(forecast_eur - (approved_eur + pending_eur "
+           "+ expected_late_eur + committed_eur)) > 0.01"),
+]

@@ -1,0 +1,217 @@
+"""Read tabular exports (CSV, Parquet, XLSX) through mapping profiles into canonical frames.
+
+A profile (YAML in ``pipeline/profiles/``) names a source's columns, encoding, separator, decimal
+and date conventions, and value maps, so a new municipality needs a profile, not code. Readers
+return every column as text with canonical names; ``cast`` turns them into the types of
+``pipeline.schemas`` and reports every value that does not convert.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from pipeline.paths import PROFILES_DIR
+from pipeline.schemas import OPTIONAL_COLUMNS, dtypes
+
+
+class FileRefused(Exception):
+    """A whole file cannot be loaded; ``frame`` holds its rows when they could be read."""
+
+    def __init__(self, reason_code: str, reason_text: str, frame: pl.DataFrame | None = None):
+        super().__init__(f"{reason_code}: {reason_text}")
+        self.reason_code = reason_code
+        self.reason_text = reason_text
+        self.frame = frame
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    kind: str
+    match: tuple[str, ...]
+    read: dict = field(default_factory=dict)
+    columns: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()
+
+    @property
+    def is_canonical(self) -> bool:
+        return not self.columns
+
+    def applies_to(self, kind: str, path: Path) -> bool:
+        return self.kind in (kind, "*") and any(fnmatch.fnmatch(path.name, g) for g in self.match)
+
+
+def load_profiles(folder: Path = PROFILES_DIR) -> list[Profile]:
+    """All profiles, specific ones first, the canonical profile last."""
+    profiles = []
+    for path in sorted(folder.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        profiles.append(
+            Profile(
+                name=raw["name"],
+                kind=raw.get("kind", "*"),
+                match=tuple(raw.get("match", [])),
+                read=raw.get("read", {}) or {},
+                columns=raw.get("columns", {}) or {},
+                values=raw.get("values", {}) or {},
+                ignore=tuple(raw.get("ignore", []) or []),
+            )
+        )
+    return sorted(profiles, key=lambda p: (p.is_canonical, p.name))
+
+
+def choose_profile(kind: str, path: Path, profiles: list[Profile]) -> Profile:
+    for profile in profiles:
+        if profile.applies_to(kind, path):
+            return profile
+    raise FileRefused("no_profile", f"no mapping profile matches {path.name} for kind {kind}")
+
+
+def _read_raw(path: Path, profile: Profile) -> pl.DataFrame:
+    suffix = path.suffix.lower()
+    opts = profile.read
+    try:
+        if suffix == ".parquet":
+            frame = pl.read_parquet(path)
+            return frame.with_columns(pl.all().cast(pl.String))
+        if suffix == ".xlsx":
+            return pl.read_excel(path, infer_schema_length=0, raise_if_empty=False)
+        encoding = opts.get("encoding", "utf-8").lower().replace("_", "-")
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8-sig" if encoding in ("utf-8", "utf8", "utf-8-sig") else encoding)
+        except UnicodeDecodeError as exc:
+            raise FileRefused(
+                "unreadable_encoding",
+                f"the file is not valid {encoding} (byte {exc.start}); "
+                f"profile '{profile.name}' expects {encoding}",
+            ) from None
+        if "\x00" in text:
+            raise FileRefused("not_an_export", "the file holds binary data, not a text export")
+        return pl.read_csv(
+            io.StringIO(text),
+            separator=opts.get("separator", ","),
+            infer_schema=False,
+            has_header=True,
+            raise_if_empty=False,
+        )
+    except FileRefused:
+        raise
+    except Exception as exc:  # polars/fastexcel raise many kinds; the file is unreadable
+        raise FileRefused("unreadable", f"cannot read {suffix or 'file'}: {type(exc).__name__}: {exc}") from None
+
+
+def read_file(path: Path, kind: str, profile: Profile) -> pl.DataFrame:
+    """Read a file to canonical column names, every column text, plus ``source_row`` (1-based)."""
+    frame = _read_raw(path, profile)
+    frame = frame.rename({c: c.lstrip("\ufeff").strip() for c in frame.columns})
+    if frame.width == 1 and frame.height >= 0:
+        header = frame.columns[0]
+        for sep in (";", ",", "\t", "|"):
+            if sep in header and sep != profile.read.get("separator", ","):
+                raise FileRefused(
+                    "wrong_separator",
+                    f"the file has one column; its header looks '{sep}'-separated, "
+                    f"but profile '{profile.name}' expects '{profile.read.get('separator', ',')}'",
+                )
+    frame = frame.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
+    expected = dtypes(kind)
+    if profile.columns:
+        unknown = [c for c in frame.columns[1:] if c not in profile.columns and c not in profile.ignore]
+        mapping = {c: profile.columns[c] for c in frame.columns[1:] if c in profile.columns}
+    else:
+        unknown = [c for c in frame.columns[1:] if c not in expected and c not in profile.ignore]
+        mapping = {}
+    frame = frame.drop([c for c in profile.ignore if c in frame.columns]).rename(mapping)
+    rows_only = frame.with_columns(pl.all().exclude("source_row").cast(pl.String))
+    if unknown:
+        raise FileRefused(
+            "unknown_column",
+            f"column(s) {unknown} are not known to profile '{profile.name}' for {kind}; "
+            "map them in a profile or list them under 'ignore'",
+            rows_only,
+        )
+    missing = [c for c in expected if c not in frame.columns and c not in OPTIONAL_COLUMNS[kind]]
+    if missing:
+        raise FileRefused(
+            "missing_column", f"required column(s) {missing} are missing for {kind}", rows_only
+        )
+    frame = rows_only.with_columns(
+        pl.lit(None, dtype=pl.String).alias(c) for c in expected if c not in frame.columns
+    )
+    # Trim text, empty strings are missing values, then apply the profile's value maps.
+    frame = frame.with_columns(
+        pl.col(c).str.strip_chars().replace("", None) for c in expected
+    )
+    for column, mapping in profile.values.items():
+        if column in frame.columns:
+            frame = frame.with_columns(pl.col(column).replace({str(k): str(v) for k, v in mapping.items()}))
+    return frame.select("source_row", *expected)
+
+
+def _parse_number(col: str, decimal_comma: bool) -> pl.Expr:
+    text = pl.col(col)
+    if decimal_comma:
+        text = text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    return text.cast(pl.Float64, strict=False)
+
+
+def _parse_date(col: str, fmt: str) -> pl.Expr:
+    text = pl.col(col)
+    # Excel cells typed as dates arrive as 'YYYY-MM-DD 00:00:00'.
+    text = pl.when(text.str.contains(r"^\d{4}-\d{2}-\d{2}[ T]00:00:00(\.0+)?$")).then(text.str.slice(0, 10)).otherwise(text)
+    parsed = text.str.strptime(pl.Date, fmt, strict=False)
+    if fmt != "%Y-%m-%d":
+        parsed = parsed.fill_null(text.str.strptime(pl.Date, "%Y-%m-%d", strict=False))
+    return parsed
+
+
+def _parse_datetime(col: str, fmt: str | None) -> pl.Expr:
+    text = pl.col(col)
+    candidates = [f for f in (fmt, "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S%.f") if f]
+    parsed = pl.coalesce([text.str.strptime(pl.Datetime("us"), f, strict=False) for f in candidates])
+    return pl.coalesce(parsed, _parse_date(col, "%Y-%m-%d").cast(pl.Datetime("us")))
+
+
+def cast(frame: pl.DataFrame, kind: str, profile: Profile) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed frame and a frame of conversion errors (source_row, reason_code, reason_text)."""
+    opts = profile.read
+    date_fmt = opts.get("date_format", "%Y-%m-%d")
+    exprs = []
+    for col, dtype in dtypes(kind).items():
+        if dtype == pl.String:
+            exprs.append(pl.col(col))
+        elif dtype == pl.Date:
+            exprs.append(_parse_date(col, date_fmt).alias(col))
+        elif dtype == pl.Datetime:
+            exprs.append(_parse_datetime(col, opts.get("datetime_format")).alias(col))
+        elif dtype == pl.Float64:
+            exprs.append(_parse_number(col, opts.get("decimal_comma", False)).alias(col))
+        else:
+            exprs.append(_parse_number(col, opts.get("decimal_comma", False)).cast(dtype, strict=False).alias(col))
+    typed = frame.select("source_row", *exprs)
+    failures = []
+    for col, dtype in dtypes(kind).items():
+        if dtype == pl.String:
+            continue
+        bad = frame[col].is_not_null() & typed[col].is_null()
+        if bad.any():
+            what = {pl.Date: f"a date ({date_fmt})", pl.Datetime: "a timestamp"}.get(dtype.base_type(), "a number")
+            failures.append(
+                frame.filter(bad).select(
+                    "source_row",
+                    reason_code=pl.lit("invalid_type"),
+                    reason_text=pl.format(f"column {col}: '{{}}' is not {what}", pl.col(col)),
+                )
+            )
+    errors = pl.concat(failures) if failures else pl.DataFrame(
+        schema={"source_row": pl.Int64, "reason_code": pl.String, "reason_text": pl.String}
+    )
+    return typed, errors
