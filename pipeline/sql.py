@@ -36,4 +36,14 @@ def build_table(
     conn.execute(
         f"create or replace table {schema}.{name} as {text}", used_params(text, params or {})
     )
-    return conn.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
+    return fetch_one(conn, f"select count(*) from {schema}.{name}")[0]
+
+
+def fetch_one(conn: duckdb.DuckDBPyConnection, query: str, params=None) -> tuple | None:
+    """First row of a query, consuming the whole result.
+
+    duckdb 2.0 keeps a result open after ``fetchone()`` and refuses other work on the
+    connection until it is consumed, so small lookups fetch everything.
+    """
+    rows = conn.execute(query, params or []).fetchall()
+    return rows[0] if rows else None

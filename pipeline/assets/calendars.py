@@ -8,6 +8,7 @@ import polars as pl
 
 from pipeline import calendar
 from pipeline.resources import Warehouse
+from pipeline.sql import fetch_one
 from pipeline.settings import MetricSettings
 
 _DATA_DEPS = [dg.AssetKey(["raw", k]) for k in ("allocations", "declarations", "zvw_declarations", "cak_periods")]
@@ -15,15 +16,16 @@ _DATA_DEPS = [dg.AssetKey(["raw", k]) for k in ("allocations", "declarations", "
 
 def year_span(conn) -> tuple[int, int]:
     """First data year to the year after the last data year (or this year when empty)."""
-    low, high = conn.execute(
+    low, high = fetch_one(
+        conn,
         """select min(y), max(y) from (
                select year(min(start_date)) y from raw.allocations union all
                select year(max(start_date)) from raw.allocations union all
                select year(min(period_start)) from raw.declarations union all
                select year(max(period_start)) from raw.declarations union all
                select year(min(service_start)) from raw.zvw_declarations union all
-               select year(max(service_start)) from raw.zvw_declarations)"""
-    ).fetchone()
+               select year(max(service_start)) from raw.zvw_declarations)""",
+    )
     this_year = dt.date.today().year
     low = min(low or this_year, this_year)
     high = max(high or this_year, this_year) + 1

@@ -14,6 +14,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from pipeline.sql import fetch_one
+
 from pipeline.ingest.load import KindReport, Loader
 from pipeline.ingest.tabular import FileRefused, load_profiles
 from pipeline.privacy import load_key
@@ -84,7 +86,7 @@ def load_kind(conn, kind: str, folders: DataFolders, today: dt.date, log=None) -
 
 
 def _metadata(report: KindReport, conn, kind: str) -> dict:
-    total = conn.execute(f"select count(*) from raw.{kind}").fetchone()[0]
+    total = fetch_one(conn, f"select count(*) from raw.{kind}")[0]
     refused = [f"{f.source_file}: {f.message}" for f in report.files if f.status == "refused"]
     return {
         "table": f"raw.{kind}",

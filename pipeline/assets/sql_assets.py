@@ -9,7 +9,7 @@ import dagster as dg
 from pipeline.paths import SQL_DIR
 from pipeline.resources import Warehouse
 from pipeline.settings import MetricSettings
-from pipeline.sql import build_table, sql_text
+from pipeline.sql import build_table, fetch_one, sql_text
 
 _TABLE_REF = re.compile(r"\b(raw|staging|marts)\.([a-z_][a-z0-9_]*)\b")
 
@@ -23,18 +23,32 @@ def sql_names(schema: str) -> list[str]:
 
 
 def sql_deps(schema: str, name: str) -> list[dg.AssetKey]:
-    refs = {(s, t) for s, t in _TABLE_REF.findall(sql_text(schema, name))}
-    refs.discard((schema, name))
-    return [dg.AssetKey([s, t]) for s, t in sorted(refs)]
+    """Asset keys of the tables a SQL file reads. raw.manifest and raw.quarantine are written
+    by every raw asset, so a file reading them depends on all of them."""
+    from pipeline.schemas import MODELS
+
+    raw_kinds = sorted(MODELS)
+    known = {("raw", k) for k in raw_kinds} | PYTHON_TABLES
+    known |= {("staging", n) for n in sql_names("staging")} | {("marts", n) for n in sql_names("marts")}
+    deps: set[tuple[str, str]] = set()
+    for ref in set(_TABLE_REF.findall(sql_text(schema, name))) - {(schema, name)}:
+        if ref in {("raw", "manifest"), ("raw", "quarantine")}:
+            deps |= {("raw", k) for k in raw_kinds} | {("raw", "unrecognised_messages")}
+        elif ref in known:
+            deps.add(ref)
+        else:
+            raise ValueError(f"sql/{schema}/{name}.sql reads {'.'.join(ref)}, which no asset writes")
+    return [dg.AssetKey(list(ref)) for ref in sorted(deps)]
 
 
 def resolve_as_of(conn, settings: MetricSettings) -> dt.date:
     """The effective as_of: the setting, or the last day of the latest month with data."""
-    latest = conn.execute(
+    latest = fetch_one(
+        conn,
         """select max(d) from (
                select max(declared_on) as d from staging.declaration_lines
-               union all select max(cast(submitted_on as date)) from staging.zvw_lines)"""
-    ).fetchone()[0]
+               union all select max(cast(submitted_on as date)) from staging.zvw_lines)""",
+    )[0]
     return settings.as_of_date(latest)
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipeline.sql import fetch_one
+
 from pipeline.ingest.tabular import FileRefused, Profile, cast, choose_profile, read_file
 from pipeline.ingest.validate import ERROR_SCHEMA, validate
 from pipeline.privacy import mask_bsn_expr, pseudonymise
@@ -156,15 +158,17 @@ class Loader:
 
     def _load(self, path: Path, source_file: str, read, route: str) -> FileResult:
         digest = sha256_of(path)
-        prev = self.conn.execute(
+        prev = fetch_one(
+            self.conn,
             "select sha256, status from raw.manifest where source_file = ?", [source_file]
-        ).fetchone()
+        )
         if prev and prev[0] == digest:
             return FileResult(source_file, "unchanged")
-        twin = self.conn.execute(
+        twin = fetch_one(
+            self.conn,
             "select source_file from raw.manifest where sha256 = ? and source_file <> ? and status = 'loaded' limit 1",
             [digest, source_file],
-        ).fetchone()
+        )
         if twin:
             result = FileResult(source_file, "duplicate", message=f"identical to {twin[0]}; nothing loaded")
             self._commit(path, source_file, digest, result, None, None)
@@ -227,9 +231,10 @@ class Loader:
                     [source_file, self.kind],
                 )
                 conn.unregister("_quarantine")
-            quarantined = conn.execute(
+            quarantined = fetch_one(
+                conn,
                 "select count(*) from raw.quarantine where source_file = ? and source_row is not null", [source_file]
-            ).fetchone()[0]
+            )[0]
             result.rows_quarantined = quarantined
             conn.execute(
                 "insert into raw.manifest values (?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
@@ -259,7 +264,7 @@ class Loader:
                        case reason_code {texts} end, to_json(t)::varchar, now()
                 from (select * exclude (client_id) from _checked) t where reason_code is not null""")
             conn.execute(f"insert into raw.{self.kind} select {', '.join(columns)} from _checked where reason_code is null")
-            result.rows_loaded = conn.execute("select count(*) from _checked where reason_code is null").fetchone()[0]
+            result.rows_loaded = fetch_one(conn, "select count(*) from _checked where reason_code is null")[0]
             conn.execute("drop table _checked")
         else:
             conn.execute(f"insert into raw.{self.kind} select {', '.join(columns)} from _new")

@@ -7,7 +7,7 @@ with source as (
 codes as (
     select
         *,
-        list_transform(string_split(replace(return_codes, ' ', ''), ','), x -> trim(x)) as code_list
+        list_transform(string_split(replace(return_codes, ' ', ''), ','), lambda x: trim(x)) as code_list
     from source
 ),
 
@@ -20,7 +20,7 @@ final as (
         cast(reference_number as varchar) as reference_number,
         cast(array_to_string(code_list, ',') as varchar) as return_codes,
         reference_number is null
-            and len(list_filter(code_list, x -> x not in ('0200', '8001'))) > 0 as voids_declaration,
+            and len(list_filter(code_list, lambda x: x not in ('0200', '8001'))) > 0 as voids_declaration,
         cast(source_file as varchar) as source_file
     from codes
 )

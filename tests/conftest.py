@@ -1,0 +1,57 @@
+"""Shared fixtures: a pseudonym key, a copy of the small fixture inbox, and a pipeline runner."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+FIXTURE_DATA = Path(__file__).parent / "fixtures" / "inbox"
+TEST_KEY = "test-key-not-secret"
+
+
+@pytest.fixture(autouse=True)
+def pseudonym_key(monkeypatch):
+    monkeypatch.setenv("ZORG_PSEUDONYM_KEY", TEST_KEY)
+    return TEST_KEY.encode()
+
+
+@pytest.fixture
+def data_root(tmp_path: Path, monkeypatch) -> Path:
+    """A copy of tests/fixtures/inbox in tmp_path; reports go to tmp_path/reports."""
+    root = tmp_path / "data"
+    shutil.copytree(FIXTURE_DATA, root)
+    (root / "inbox" / "iwmo").mkdir(exist_ok=True)
+    monkeypatch.setenv("ZORG_DATA_DIR", str(root))
+    monkeypatch.setenv("ZORG_REPORTS_DIR", str(tmp_path / "reports"))
+    return root
+
+
+def resources_for(root: Path, **settings) -> dict:
+    from pipeline.resources import DataFolders, Warehouse
+    from pipeline.settings import MetricSettings
+
+    return {
+        "warehouse": Warehouse(database=str(root / "warehouse.duckdb"), threads=1, memory_limit="1GB"),
+        "folders": DataFolders(root=str(root)),
+        "settings": MetricSettings(**settings),
+    }
+
+
+def materialize(root: Path, selection: str = "*", **settings) -> dg.ExecuteInProcessResult:
+    from pipeline.definitions import all_assets, all_checks
+
+    return dg.materialize(
+        [*all_assets, *all_checks],
+        resources=resources_for(root, **settings),
+        selection=selection,
+        raise_on_error=False,
+    )
+
+
+def query(root: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
