@@ -81,7 +81,7 @@ def calendar_days(first_year: int, last_year: int) -> pl.DataFrame:
     return (
         pl.DataFrame({"day": days})
         .with_columns(
-            is_working_day=(pl.col("day").dt.weekday() <= 5) & ~pl.col("day").is_in(holiday_days)
+            is_working_day=(pl.col("day").dt.weekday() <= 5) & ~pl.col("day").is_in(holiday_days.implode())
         )
         .with_columns(working_day_number=pl.col("is_working_day").cast(pl.Int32).cum_sum())
     )

@@ -85,6 +85,8 @@ def _read_raw(path: Path, profile: Profile) -> pl.DataFrame:
             return pl.read_excel(path, infer_schema_length=0, raise_if_empty=False)
         encoding = opts.get("encoding", "utf-8").lower().replace("_", "-")
         data = path.read_bytes()
+        if b"\x00" in data[:65536] and not encoding.startswith("utf-16"):
+            raise FileRefused("not_an_export", "the file holds binary data, not a text export")
         try:
             text = data.decode("utf-8-sig" if encoding in ("utf-8", "utf8", "utf-8-sig") else encoding)
         except UnicodeDecodeError as exc:
@@ -93,8 +95,6 @@ def _read_raw(path: Path, profile: Profile) -> pl.DataFrame:
                 f"the file is not valid {encoding} (byte {exc.start}); "
                 f"profile '{profile.name}' expects {encoding}",
             ) from None
-        if "\x00" in text:
-            raise FileRefused("not_an_export", "the file holds binary data, not a text export")
         return pl.read_csv(
             io.StringIO(text),
             separator=opts.get("separator", ","),
@@ -125,7 +125,7 @@ def read_file(path: Path, kind: str, profile: Profile) -> pl.DataFrame:
     expected = dtypes(kind)
     if profile.columns:
         unknown = [c for c in frame.columns[1:] if c not in profile.columns and c not in profile.ignore]
-        mapping = {c: profile.columns[c] for c in frame.columns[1:] if c in profile.columns}
+        mapping = {c: profile.columns[c] for c in frame.columns[1:] if c in profile.columns and c not in profile.ignore}
     else:
         unknown = [c for c in frame.columns[1:] if c not in expected and c not in profile.ignore]
         mapping = {}

@@ -1,0 +1,178 @@
+-- metrics.md §4: realisation per allocation and month, as known at $as_of.
+-- One row per allocation in force at $as_of x month, from the allocation's start to
+-- min(end_date, $as_of). A line counts when declared_on <= $as_of, its status is the one at
+-- $as_of (docs/contract.md). Legacy lines whose product period crosses months are split over those
+-- months pro rata by days (metrics.md §1), the split expands lines into months, never into days.
+
+with
+
+month_maxima as (
+
+    select * from marts.allocation_month_maxima
+
+),
+
+declaration_lines as (
+
+    select * from staging.declaration_lines
+
+),
+
+settings as (
+
+    select cast($as_of as date) as as_of
+
+),
+
+months_to_date as (
+
+    select * from month_maxima
+    where not is_after_as_of
+
+),
+
+lines_as_of as (
+
+    select
+        declaration_lines.municipality_code,
+        declaration_lines.law,
+        declaration_lines.allocation_number,
+        cast(declaration_lines.period_start as date) as period_start,
+        cast(coalesce(declaration_lines.period_end, declaration_lines.period_start) as date)
+            as period_end,
+        cast(declaration_lines.volume_alloc_unit as double) as volume_alloc_unit,
+        cast(declaration_lines.hours as double) as hours,
+        cast(declaration_lines.net_amount_eur as double) as net_amount_eur,
+        case
+            when declaration_lines.rejected_on <= settings.as_of then 'rejected'
+            when declaration_lines.answered_on <= settings.as_of then 'approved'
+            else 'pending'
+        end as status_as_of
+    from declaration_lines
+    cross join settings
+    where declaration_lines.declared_on <= settings.as_of
+        and declaration_lines.period_start is not null
+
+),
+
+counted_lines as (
+
+    select * from lines_as_of
+    where status_as_of in ('approved', 'pending')
+
+),
+
+line_months as (
+
+    select
+        counted_lines.*,
+        cast(
+            unnest(
+                generate_series(
+                    cast(date_trunc('month', period_start) as date),
+                    cast(date_trunc('month', period_end) as date),
+                    interval 1 month
+                )
+            ) as date
+        ) as month
+    from counted_lines
+
+),
+
+line_shares as (
+
+    select
+        line_months.*,
+        cast(
+            (
+                date_diff('day', greatest(period_start, month), least(period_end, last_day(month)))
+                + 1
+            )
+            / (date_diff('day', period_start, period_end) + 1) as double
+        ) as share
+    from line_months
+
+),
+
+realisation as (
+
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        month,
+        sum(volume_alloc_unit * share) filter (where status_as_of = 'approved') as delivered_volume,
+        sum(volume_alloc_unit * share) as declared_volume,
+        sum(net_amount_eur * share) filter (where status_as_of = 'approved') as approved_amount_eur,
+        sum(net_amount_eur * share) as declared_amount_eur,
+        sum(hours * share) filter (where status_as_of = 'approved') as approved_hours,
+        sum(hours * share) as declared_hours,
+        count(*) filter (where status_as_of = 'approved') as approved_lines,
+        count(*) as declared_lines
+    from line_shares
+    group by municipality_code, law, allocation_number, month
+
+),
+
+joined as (
+
+    select
+        months_to_date.*,
+        cast(coalesce(realisation.delivered_volume, 0) as double) as delivered_volume,
+        cast(coalesce(realisation.declared_volume, 0) as double) as declared_volume,
+        cast(coalesce(realisation.approved_amount_eur, 0) as decimal(18, 2)) as approved_amount_eur,
+        cast(coalesce(realisation.declared_amount_eur, 0) as decimal(18, 2)) as declared_amount_eur,
+        cast(coalesce(realisation.approved_hours, 0) as double) as approved_hours,
+        cast(coalesce(realisation.declared_hours, 0) as double) as declared_hours,
+        cast(coalesce(realisation.approved_lines, 0) as integer) as approved_lines,
+        cast(coalesce(realisation.declared_lines, 0) as integer) as declared_lines
+    from months_to_date
+    left join realisation
+        on months_to_date.municipality_code = realisation.municipality_code
+        and months_to_date.law = realisation.law
+        and months_to_date.allocation_number = realisation.allocation_number
+        and months_to_date.month = realisation.month
+
+),
+
+final as (
+
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        client_id,
+        provider_agb,
+        product_category,
+        product_code,
+        variant,
+        unit,
+        frequency,
+        volume,
+        budget_eur,
+        start_date,
+        end_date,
+        month,
+        year,
+        period_start,
+        period_end,
+        max_volume,
+        delivered_volume,
+        declared_volume,
+        approved_amount_eur,
+        declared_amount_eur,
+        approved_hours,
+        declared_hours,
+        approved_lines,
+        declared_lines,
+        cast(delivered_volume / nullif(max_volume, 0) as double) as utilisation,
+        cast(coalesce(delivered_volume > max_volume, false) as boolean) as period_overshoot,
+        cast(delivered_volume - max_volume as double) as excess_volume,
+        year_allowance,
+        total_max_volume,
+        is_mature
+    from joined
+
+)
+
+select * from final

@@ -1,0 +1,265 @@
+-- metrics.md §4: realisation per allocation (one row per allocation in force at $as_of that has
+-- started by $as_of): total maximum and overshoot (TR322, TR369 for budget allocations), peak
+-- months and their compensation within the year's allowance, under-use over the mature months and a
+-- suggested product whose band holds the realised hours per week (§5).
+
+with
+
+allocation_months as (
+
+    select * from marts.allocation_months
+
+),
+
+band_utilisation as (
+
+    select * from marts.band_utilisation
+
+),
+
+products as (
+
+    select * from staging.products
+
+),
+
+settings as (
+
+    select
+        cast($as_of as date) as as_of,
+        cast($underuse_threshold as double) as underuse_threshold,
+        cast($min_mature_months as integer) as min_mature_months
+
+),
+
+allocation_years as (
+
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        year,
+        max(year_allowance) as year_allowance,
+        sum(delivered_volume) as delivered_in_year,
+        count(*) filter (where period_overshoot) as peak_months
+    from allocation_months
+    group by municipality_code, law, allocation_number, year
+
+),
+
+peaks as (
+
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        sum(peak_months) as peak_months,
+        sum(peak_months) filter (where delivered_in_year <= year_allowance)
+            as compensated_peak_months
+    from allocation_years
+    group by municipality_code, law, allocation_number
+
+),
+
+allocations as (
+
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        client_id,
+        provider_agb,
+        product_category,
+        product_code,
+        variant,
+        unit,
+        frequency,
+        volume,
+        budget_eur,
+        start_date,
+        end_date,
+        total_max_volume,
+        count(*) as months,
+        sum(max_volume) as max_volume_to_date,
+        sum(delivered_volume) as delivered_volume,
+        sum(declared_volume) as declared_volume,
+        sum(approved_amount_eur) as approved_amount_eur,
+        sum(declared_amount_eur) as declared_amount_eur,
+        sum(excess_volume) filter (where period_overshoot) as peak_excess_volume,
+        count(*) filter (where is_mature) as mature_months,
+        sum(max_volume) filter (where is_mature) as mature_max_volume,
+        sum(delivered_volume) filter (where is_mature) as mature_delivered_volume,
+        sum(declared_volume) filter (where is_mature) as mature_declared_volume,
+        sum(declared_amount_eur) filter (where is_mature) as mature_declared_amount_eur
+    from allocation_months
+    group by
+        municipality_code,
+        law,
+        allocation_number,
+        client_id,
+        provider_agb,
+        product_category,
+        product_code,
+        variant,
+        unit,
+        frequency,
+        volume,
+        budget_eur,
+        start_date,
+        end_date,
+        total_max_volume
+
+),
+
+-- the product versions in force at $as_of (or else the latest version of each product)
+current_products as (
+
+    select products.*
+    from products
+    cross join settings
+    where products.band_min_hours_per_week is not null
+        and products.band_max_hours_per_week is not null
+    qualify row_number() over (
+        partition by products.law, products.product_category, products.product_code
+        order by
+            (
+                coalesce(products.valid_from, date '1900-01-01') <= settings.as_of
+                and coalesce(products.valid_to, date '9999-12-31') >= settings.as_of
+            ) desc,
+            products.valid_from desc nulls last
+    ) = 1
+
+),
+
+-- a product of the same law and category whose band holds the realised hours per week, for
+-- allocations whose own band does not (band_class below or above), the lowest such band wins
+suggestions as (
+
+    select
+        band_utilisation.municipality_code,
+        band_utilisation.law,
+        band_utilisation.allocation_number,
+        current_products.product_code as suggested_product_code
+    from band_utilisation
+    inner join current_products
+        on (current_products.law is null or current_products.law = band_utilisation.law)
+        and current_products.product_category = band_utilisation.product_category
+        and current_products.product_code <> band_utilisation.product_code
+        and band_utilisation.hours_per_week
+            between current_products.band_min_hours_per_week
+            and current_products.band_max_hours_per_week
+    where band_utilisation.band_class in ('below', 'above')
+    qualify row_number() over (
+        partition by
+            band_utilisation.municipality_code,
+            band_utilisation.law,
+            band_utilisation.allocation_number
+        order by current_products.band_min_hours_per_week, current_products.product_code
+    ) = 1
+
+),
+
+joined as (
+
+    select
+        allocations.*,
+        coalesce(peaks.peak_months, 0) as peak_months,
+        coalesce(peaks.compensated_peak_months, 0) as compensated_peak_months,
+        band_utilisation.hours_per_week,
+        band_utilisation.band_class,
+        suggestions.suggested_product_code,
+        settings.underuse_threshold,
+        settings.min_mature_months
+    from allocations
+    cross join settings
+    left join peaks
+        on peaks.municipality_code = allocations.municipality_code
+        and peaks.law = allocations.law
+        and peaks.allocation_number = allocations.allocation_number
+    left join band_utilisation
+        on band_utilisation.municipality_code = allocations.municipality_code
+        and band_utilisation.law = allocations.law
+        and band_utilisation.allocation_number = allocations.allocation_number
+    left join suggestions
+        on suggestions.municipality_code = allocations.municipality_code
+        and suggestions.law = allocations.law
+        and suggestions.allocation_number = allocations.allocation_number
+
+),
+
+reasons as (
+
+    select
+        joined.*,
+        cast(mature_delivered_volume / nullif(mature_max_volume, 0) as double)
+            as mature_utilisation,
+        cast(
+            case
+                when mature_months >= 1
+                    and coalesce(mature_declared_volume, 0) = 0
+                    and coalesce(mature_declared_amount_eur, 0) = 0
+                    then 'no_declarations'
+                when mature_months >= min_mature_months
+                    and mature_max_volume > 0
+                    and mature_delivered_volume / mature_max_volume < underuse_threshold
+                    then 'low_utilisation'
+                when band_class = 'below' then 'below_band'
+            end as varchar
+        ) as underuse_reason
+    from joined
+
+),
+
+final as (
+
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        client_id,
+        provider_agb,
+        product_category,
+        product_code,
+        variant,
+        unit,
+        frequency,
+        volume,
+        budget_eur,
+        start_date,
+        end_date,
+        cast(months as integer) as months,
+        cast(total_max_volume as double) as total_max_volume,
+        cast(max_volume_to_date as double) as max_volume_to_date,
+        cast(delivered_volume as double) as delivered_volume,
+        cast(declared_volume as double) as declared_volume,
+        cast(approved_amount_eur as decimal(18, 2)) as approved_amount_eur,
+        cast(declared_amount_eur as decimal(18, 2)) as declared_amount_eur,
+        cast(
+            case
+                when variant = 'budget' then approved_amount_eur / nullif(budget_eur, 0)
+                else delivered_volume / nullif(total_max_volume, 0)
+            end as double
+        ) as utilisation,
+        cast(
+            case
+                when variant = 'budget' then coalesce(approved_amount_eur > budget_eur, false)
+                else coalesce(delivered_volume > total_max_volume, false)
+            end as boolean
+        ) as total_overshoot,
+        cast(peak_months as integer) as peak_months,
+        cast(compensated_peak_months as integer) as compensated_peak_months,
+        cast(coalesce(peak_excess_volume, 0) as double) as peak_excess_volume,
+        cast(mature_months as integer) as mature_months,
+        cast(mature_max_volume as double) as mature_max_volume,
+        cast(mature_delivered_volume as double) as mature_delivered_volume,
+        mature_utilisation,
+        hours_per_week,
+        band_class,
+        cast(underuse_reason is not null as boolean) as underused,
+        underuse_reason,
+        cast(suggested_product_code as varchar) as suggested_product_code
+    from reasons
+
+)
+
+select * from final

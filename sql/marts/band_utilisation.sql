@@ -1,0 +1,212 @@
+-- metrics.md §5: hours per week against the product's band [L, U], per allocation.
+-- The window is the allocation's days up to the end of its last mature month, allocations with
+-- under 28 days in the window are left out. Hours are the hours a provider registered for the
+-- allocation (staging.delivered_hours, pro rata by days where a registered week or month sticks out
+-- of the window) when there are any in the window, otherwise the declared net hours (approved +
+-- pending, staging column `hours`) of the mature months. The product row is the one valid at the
+-- allocation's start, or else the latest.
+
+with
+
+allocation_months as (
+
+    select * from marts.allocation_months
+
+),
+
+products as (
+
+    select * from staging.products
+
+),
+
+delivered_hours as (
+
+    select * from staging.delivered_hours
+
+),
+
+mature_allocations as (
+
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        client_id,
+        provider_agb,
+        product_category,
+        product_code,
+        start_date,
+        end_date,
+        max(month) as last_mature_month,
+        sum(declared_hours) as declared_hours
+    from allocation_months
+    where is_mature
+    group by
+        municipality_code,
+        law,
+        allocation_number,
+        client_id,
+        provider_agb,
+        product_category,
+        product_code,
+        start_date,
+        end_date
+
+),
+
+windows as (
+
+    select
+        mature_allocations.*,
+        start_date as window_start,
+        cast(
+            least(coalesce(end_date, last_day(last_mature_month)), last_day(last_mature_month))
+            as date
+        ) as window_end
+    from mature_allocations
+
+),
+
+allocation_products as (
+
+    select
+        windows.*,
+        products.band_min_hours_per_week,
+        products.band_max_hours_per_week,
+        products.reference_hours_per_week,
+        products.rekenfactor
+    from windows
+    inner join products
+        on products.product_code = windows.product_code
+        and (products.law is null or products.law = windows.law)
+        and (
+            products.product_category is null
+            or products.product_category = windows.product_category
+        )
+    qualify row_number() over (
+        partition by windows.municipality_code, windows.law, windows.allocation_number
+        order by
+            (
+                coalesce(products.valid_from, date '1900-01-01') <= windows.start_date
+                and coalesce(products.valid_to, date '9999-12-31') >= windows.start_date
+            ) desc,
+            products.valid_from desc nulls last
+    ) = 1
+
+),
+
+banded as (
+
+    select
+        *,
+        cast(date_diff('day', window_start, window_end) + 1 as integer) as days_in_window
+    from allocation_products
+    where band_min_hours_per_week is not null
+        and band_max_hours_per_week is not null
+        and band_max_hours_per_week > band_min_hours_per_week
+
+),
+
+registered as (
+
+    select
+        banded.municipality_code,
+        banded.law,
+        banded.allocation_number,
+        sum(
+            delivered_hours.hours
+            * (
+                date_diff(
+                    'day',
+                    greatest(delivered_hours.period_start, banded.window_start),
+                    least(delivered_hours.period_end, banded.window_end)
+                ) + 1
+            )
+            / (date_diff('day', delivered_hours.period_start, delivered_hours.period_end) + 1)
+        ) as registered_hours
+    from banded
+    inner join delivered_hours
+        on delivered_hours.municipality_code = banded.municipality_code
+        and delivered_hours.law = banded.law
+        and delivered_hours.allocation_number = banded.allocation_number
+    where delivered_hours.period_start <= banded.window_end
+        and delivered_hours.period_end >= banded.window_start
+    group by banded.municipality_code, banded.law, banded.allocation_number
+
+),
+
+rates as (
+
+    select
+        banded.*,
+        cast(coalesce(registered.registered_hours, banded.declared_hours, 0) as double) as hours,
+        cast(
+            case
+                when registered.registered_hours is not null then 'delivered_hours'
+                else 'declarations'
+            end
+            as varchar
+        ) as hours_source,
+        cast(banded.days_in_window / 7.0 as double) as weeks_in_care
+    from banded
+    left join registered
+        on registered.municipality_code = banded.municipality_code
+        and registered.law = banded.law
+        and registered.allocation_number = banded.allocation_number
+    where banded.days_in_window >= 28
+
+),
+
+positions as (
+
+    select
+        rates.*,
+        cast(hours / weeks_in_care as double) as hours_per_week
+    from rates
+
+),
+
+final as (
+
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        client_id,
+        provider_agb,
+        product_category,
+        product_code,
+        start_date,
+        end_date,
+        window_start,
+        window_end,
+        days_in_window,
+        weeks_in_care,
+        hours,
+        hours_source,
+        hours_per_week,
+        band_min_hours_per_week,
+        band_max_hours_per_week,
+        reference_hours_per_week,
+        rekenfactor,
+        cast(
+            (hours_per_week - band_min_hours_per_week)
+            / (band_max_hours_per_week - band_min_hours_per_week) as double
+        ) as band_position,
+        cast(
+            case
+                when hours_per_week < band_min_hours_per_week then 'below'
+                when hours_per_week > band_max_hours_per_week then 'above'
+                when 3 * (hours_per_week - band_min_hours_per_week)
+                    < (band_max_hours_per_week - band_min_hours_per_week) then 'low'
+                when 3 * (hours_per_week - band_min_hours_per_week)
+                    < 2 * (band_max_hours_per_week - band_min_hours_per_week) then 'mid'
+                else 'high'
+            end as varchar
+        ) as band_class
+    from positions
+
+)
+
+select * from final
