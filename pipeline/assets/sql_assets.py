@@ -60,11 +60,14 @@ def _first_line(text: str) -> str:
 def _sql_asset(schema: str, name: str) -> dg.AssetsDefinition:
     text = sql_text(schema, name)
     needs_params = "$" in text
+    deps = set(sql_deps(schema, name))
+    if needs_params:  # the default as_of is read off the declaration and wijkverpleging lines
+        deps |= {dg.AssetKey(["staging", "declaration_lines"]), dg.AssetKey(["staging", "zvw_lines"])}
 
     @dg.asset(
         key=[schema, name],
         group_name=schema,
-        deps=sql_deps(schema, name),
+        deps=sorted(deps, key=lambda k: k.path),
         description=f"{schema}.{name}: {_first_line(text)} (sql/{schema}/{name}.sql)",
         kinds={"duckdb", "sql"},
     )

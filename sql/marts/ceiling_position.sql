@@ -1,0 +1,220 @@
+-- ceilings (metrics.md §7): one row per ceiling of the $as_of year (payer_code × provider_agb × year).
+-- payers are insurers (wijkverpleging lines) and municipalities (iwmo/ijw lines of both laws, payer_code =
+-- municipality_code). lines count when approved as of $as_of, with service in the year, submitted by $as_of.
+-- expected late / ultimate come from marts.chain_ladder (§9), months of the year up to $as_of.
+with
+
+ceilings as (
+    select * from staging.ceilings
+),
+
+payer_lines as (
+    select * from marts.payer_lines
+),
+
+chain_ladder as (
+    select * from marts.chain_ladder
+),
+
+params as (
+    select
+        cast($as_of as date) as as_of,
+        cast(date_trunc('month', cast($as_of as date)) as date) as as_of_month,
+        cast(year(cast($as_of as date)) as integer) as as_of_year,
+        cast(12 - month(cast($as_of as date)) as integer) as months_left,
+        cast(least(3, month(cast($as_of as date))) as integer) as run_months,
+        cast($run_rate_days as integer) as run_rate_days,
+        cast($alert_share_low as double) as alert_share_low,
+        cast($alert_share_high as double) as alert_share_high
+),
+
+year_ceilings as (
+    select ceilings.*
+    from ceilings
+    cross join params
+    where ceilings.year = params.as_of_year
+),
+
+approved_lines as (
+    -- one row per line: its approved net amount with service in the year (a legacy line split over
+    -- months counts with its part in the year)
+    select
+        payer_lines.payer_kind,
+        payer_lines.payer_code,
+        payer_lines.provider_agb,
+        payer_lines.law,
+        payer_lines.reference_number,
+        payer_lines.submitted_on,
+        payer_lines.submitted_date,
+        sum(payer_lines.net_amount_eur) as amount_eur
+    from payer_lines
+    cross join params
+    where payer_lines.status = 'approved'
+        and payer_lines.year = params.as_of_year
+        and payer_lines.submitted_date <= params.as_of
+    group by all
+),
+
+running_lines as (
+    select
+        approved_lines.*,
+        sum(approved_lines.amount_eur) over (
+            partition by approved_lines.payer_kind, approved_lines.payer_code, approved_lines.provider_agb
+            order by approved_lines.submitted_on, approved_lines.reference_number, approved_lines.law
+            rows between unbounded preceding and current row
+        ) as running_eur
+    from approved_lines
+),
+
+realised as (
+    select
+        year_ceilings.payer_kind,
+        year_ceilings.payer_code,
+        year_ceilings.provider_agb,
+        coalesce(sum(running_lines.amount_eur), 0) as realised_eur,
+        min(running_lines.submitted_date) filter (where running_lines.running_eur >= year_ceilings.ceiling_eur)
+            as ceiling_reached_on,
+        coalesce(
+            sum(running_lines.amount_eur) filter (
+                where running_lines.submitted_date > params.as_of - params.run_rate_days
+            ),
+            0
+        ) as run_rate_window_eur
+    from year_ceilings
+    cross join params
+    left join running_lines
+        on running_lines.payer_kind = year_ceilings.payer_kind
+        and running_lines.payer_code = year_ceilings.payer_code
+        and running_lines.provider_agb = year_ceilings.provider_agb
+    group by
+        year_ceilings.payer_kind,
+        year_ceilings.payer_code,
+        year_ceilings.provider_agb,
+        year_ceilings.ceiling_eur,
+        params.as_of,
+        params.run_rate_days
+),
+
+ultimates as (
+    select
+        year_ceilings.payer_kind,
+        year_ceilings.payer_code,
+        year_ceilings.provider_agb,
+        coalesce(sum(chain_ladder.expected_late_eur), 0) as expected_late_eur,
+        coalesce(sum(chain_ladder.expected_ultimate_eur), 0) as expected_ultimate_eur,
+        coalesce(
+            sum(chain_ladder.expected_ultimate_eur) filter (
+                where chain_ladder.month > params.as_of_month - to_months(params.run_months)
+            ),
+            0
+        ) / cast(params.run_months as double) as mean_recent_ultimate_eur
+    from year_ceilings
+    cross join params
+    left join chain_ladder
+        on chain_ladder.payer_kind = year_ceilings.payer_kind
+        and chain_ladder.payer_code = year_ceilings.payer_code
+        and chain_ladder.provider_agb = year_ceilings.provider_agb
+        and year(chain_ladder.month) = params.as_of_year
+        and chain_ladder.month <= params.as_of_month
+    group by
+        year_ceilings.payer_kind,
+        year_ceilings.payer_code,
+        year_ceilings.provider_agb,
+        params.as_of_month,
+        params.run_months
+),
+
+positions as (
+    select
+        year_ceilings.payer_code,
+        year_ceilings.payer_kind,
+        year_ceilings.provider_agb,
+        year_ceilings.year,
+        params.as_of,
+        year_ceilings.ceiling_eur,
+        year_ceilings.policy,
+        year_ceilings.increase_request_deadline,
+        cast(realised.realised_eur as decimal(18, 2)) as realised_eur,
+        cast(realised.realised_eur as double) / nullif(cast(year_ceilings.ceiling_eur as double), 0) as share,
+        realised.ceiling_reached_on,
+        case
+            when year_ceilings.policy = 'stop_payment'
+                then cast(least(realised.realised_eur, year_ceilings.ceiling_eur) as decimal(18, 2))
+            else cast(realised.realised_eur as decimal(18, 2))
+        end as paid_eur,
+        cast(greatest(realised.realised_eur - year_ceilings.ceiling_eur, 0) as decimal(18, 2)) as above_ceiling_eur,
+        cast(round(ultimates.expected_late_eur, 2) as decimal(18, 2)) as expected_late_eur,
+        cast(round(ultimates.expected_ultimate_eur, 2) as decimal(18, 2)) as expected_ultimate_eur,
+        params.months_left,
+        cast(
+            round(ultimates.expected_ultimate_eur + ultimates.mean_recent_ultimate_eur * params.months_left, 2)
+            as decimal(18, 2)
+        ) as projected_year_end_eur,
+        cast(realised.run_rate_window_eur as double) / cast(params.run_rate_days as double) as run_rate_eur_per_day,
+        params.alert_share_low,
+        params.alert_share_high
+    from year_ceilings
+    cross join params
+    inner join realised
+        on realised.payer_kind = year_ceilings.payer_kind
+        and realised.payer_code = year_ceilings.payer_code
+        and realised.provider_agb = year_ceilings.provider_agb
+    inner join ultimates
+        on ultimates.payer_kind = year_ceilings.payer_kind
+        and ultimates.payer_code = year_ceilings.payer_code
+        and ultimates.provider_agb = year_ceilings.provider_agb
+),
+
+alerts as (
+    select
+        positions.*,
+        case
+            when positions.projected_year_end_eur <= positions.ceiling_eur then cast(null as date)
+            when positions.ceiling_reached_on is not null then positions.ceiling_reached_on
+            when positions.run_rate_eur_per_day > 0
+                then positions.as_of + cast(
+                    ceil(
+                        cast(positions.ceiling_eur - positions.realised_eur as double) / positions.run_rate_eur_per_day
+                    ) as integer
+                )
+            else cast(null as date)
+        end as projected_run_out_date,
+        case
+            when positions.ceiling_reached_on is not null then 'reached'
+            when positions.projected_year_end_eur > positions.ceiling_eur then 'projected_over'
+            when positions.share >= positions.alert_share_high then '90'
+            when positions.share >= positions.alert_share_low then '70'
+            else 'ok'
+        end as alert
+    from positions
+),
+
+final as (
+    select
+        payer_code,
+        payer_kind,
+        provider_agb,
+        year,
+        as_of,
+        ceiling_eur,
+        policy,
+        realised_eur,
+        share,
+        ceiling_reached_on,
+        paid_eur,
+        above_ceiling_eur,
+        expected_late_eur,
+        expected_ultimate_eur,
+        months_left,
+        projected_year_end_eur,
+        run_rate_eur_per_day,
+        projected_run_out_date,
+        alert,
+        case
+            when alert = 'projected_over' and increase_request_deadline >= as_of then increase_request_deadline
+        end as request_increase_by,
+        increase_request_deadline
+    from alerts
+)
+
+select * from final
