@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -66,7 +67,11 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
 
     root = data_dir()
     return {
-        "warehouse": Warehouse(database=str(root / "warehouse.duckdb")),
+        "warehouse": Warehouse(
+            database=str(root / "warehouse.duckdb"),
+            threads=int(os.environ.get("ZORG_DUCKDB_THREADS", "2")),
+            memory_limit=os.environ.get("ZORG_DUCKDB_MEMORY_LIMIT", "4GB"),
+        ),
         "folders": DataFolders(root=str(root)),
         "settings": MetricSettings(),
     }
