@@ -254,7 +254,7 @@ def test_read_file_reports_source_rows():
     profile = [p for p in load_profiles() if p.is_canonical][0]
     frame = read_file(path, "answers", profile)
     assert frame["source_row"].to_list() == [1, 2]
-    assert frame["law"].null_count() == 2  # optional column absent from the file
+    assert frame["reference_number"].to_list() == [None, "R8"]
 
 
 def test_no_profile_for_unknown_suffix(env):
