@@ -1,0 +1,447 @@
+"""Derived frames for the reports: headline rows, overshoot classes and the follow-up lists.
+
+Pure polars functions: frames in, frame out. Every follow-up list carries a ``why`` column that
+says, in the reader's language, why the row was flagged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import polars as pl
+
+from .i18n import label, pl_fmt_date, pl_fmt_eur, pl_fmt_num, pl_fmt_pct, pl_value_label
+
+ALLOCATION_KEY = ["municipality_code", "law", "allocation_number"]
+ALERT_RANK = {"reached": 0, "projected_over": 1, "90": 2, "70": 3, "ok": 4}
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One column of a displayed list: source column, label key, kind of value."""
+
+    name: str
+    label: str
+    kind: str = "text"  # text, eur, pct, num, int, date, month
+
+
+@dataclasses.dataclass(frozen=True)
+class FollowUpList:
+    """A flagged list: shown (top rows) in an HTML report and in full as a workbook sheet."""
+
+    key: str
+    sheet: str
+    frame: pl.DataFrame
+    columns: tuple[Column, ...]
+
+
+def _t(lang: str, nl: str, en: str) -> pl.Expr:
+    return pl.lit(nl if lang == "nl" else en)
+
+
+def pl_fmt_vol(expr: pl.Expr, lang: str) -> pl.Expr:
+    """A volume with at most one decimal, without a trailing ',0'."""
+    return pl_fmt_num(expr, lang, 1).str.replace(r"[,.]0$", "")
+
+
+# ---------------------------------------------------------------- allocations and overshoots
+
+
+def months_in_year(months: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Allocation months of the as-of year up to the as-of month."""
+    return months.filter(
+        pl.col("month").dt.year() == as_of.year, pl.col("month") <= as_of
+    )
+
+
+def enrich_totals(totals: pl.DataFrame, months: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Allocation totals of the allocations active in the as-of year, with their approved euros.
+
+    Adds ``approved_amount_eur`` (all months), ``price_eur`` (approved euros per unit delivered)
+    and ``period_excess_eur`` (the euros above the monthly maxima in peak months), and fills the
+    provider and product from the allocation's months where the totals lack them.
+    """
+    per_allocation = (
+        months.sort("month")
+        .group_by(ALLOCATION_KEY)
+        .agg(
+            pl.col("provider_agb").last().alias("_provider"),
+            pl.col("product_category").last().alias("_category"),
+            pl.col("product_code").last().alias("_product"),
+            pl.col("approved_amount_eur").sum().alias("approved_amount_eur"),
+            pl.col("delivered_volume").sum().alias("_delivered_months"),
+            _period_excess_eur().filter(pl.col("period_overshoot")).sum().alias("period_excess_eur"),
+            (pl.col("month").dt.year() == as_of.year).any().alias("_active"),
+        )
+    )
+    return (
+        totals.join(per_allocation, on=ALLOCATION_KEY, how="inner")
+        .filter(pl.col("_active"))
+        .with_columns(
+            pl.coalesce("provider_agb", "_provider").alias("provider_agb"),
+            pl.coalesce("product_category", "_category").alias("product_category"),
+            pl.coalesce("product_code", "_product").alias("product_code"),
+            pl.when(pl.col("_delivered_months") > 0)
+            .then(pl.col("approved_amount_eur") / pl.col("_delivered_months"))
+            .alias("price_eur"),
+        )
+        .with_columns(
+            (pl.col("delivered_volume") - pl.col("total_max_volume")).clip(lower_bound=0).alias("excess_volume"),
+        )
+        .with_columns(
+            (pl.col("excess_volume") * pl.col("price_eur")).fill_null(0).alias("excess_eur"),
+        )
+        .drop("_provider", "_category", "_product", "_delivered_months", "_active")
+    )
+
+
+def _period_excess_eur() -> pl.Expr:
+    """Approved euros above the month's maximum, pro rata to the excess volume."""
+    return (
+        pl.when(pl.col("delivered_volume") > 0)
+        .then(
+            pl.col("approved_amount_eur")
+            * (pl.col("delivered_volume") - pl.col("max_volume")).clip(lower_bound=0)
+            / pl.col("delivered_volume")
+        )
+        .otherwise(0.0)
+    )
+
+
+def overshoot_summary(months_year: pl.DataFrame, totals: pl.DataFrame, lang: str) -> pl.DataFrame:
+    """Period overshoots vs compensated peaks vs real total overshoots: counts and euros.
+
+    Period overshoots count allocation months of the year (TR321); compensated peaks count the
+    peak months that the yearly allowance absorbs, with the period excess of each allocation
+    shared pro rata over its compensated peak months; real overshoots count allocations (TR322).
+    """
+    period = months_year.filter(pl.col("period_overshoot")).select(
+        pl.len().cast(pl.Int64).alias("count"), _period_excess_eur().sum().alias("eur")
+    )
+    compensated = totals.filter(pl.col("peak_months") > 0).select(
+        pl.col("compensated_peak_months").sum().cast(pl.Int64).alias("count"),
+        (
+            pl.col("period_excess_eur").fill_null(0)
+            * pl.col("compensated_peak_months")
+            / pl.col("peak_months")
+        ).sum().alias("eur"),
+    )
+    real = totals.filter(pl.col("total_overshoot")).select(
+        pl.len().cast(pl.Int64).alias("count"), pl.col("excess_eur").sum().alias("eur")
+    )
+    return pl.concat(
+        [
+            frame.with_columns(
+                pl.lit(label(key, lang)).alias("class"),
+                pl.lit(key).alias("key"),
+                pl.lit(label(unit, lang)).alias("unit"),
+            )
+            for key, unit, frame in (
+                ("period_overshoots", "unit_months", period),
+                ("compensated_peaks", "unit_months", compensated),
+                ("real_overshoots", "unit_allocations", real),
+            )
+        ]
+    ).select("key", "class", pl.col("count").fill_null(0), "unit", pl.col("eur").fill_null(0.0))
+
+
+def real_overshoot_list(totals: pl.DataFrame, lang: str) -> pl.DataFrame:
+    return (
+        totals.filter(pl.col("total_overshoot"))
+        .with_columns(
+            pl.concat_str(
+                [
+                    _t(lang, "totaaloverschrijding: geleverd ", "total overshoot: delivered "),
+                    pl_fmt_vol(pl.col("delivered_volume"), lang),
+                    pl.lit(" > max "),
+                    pl_fmt_vol(pl.col("total_max_volume"), lang),
+                ]
+            ).alias("why")
+        )
+        .sort(["excess_eur", "allocation_number"], descending=[True, False])
+    )
+
+
+def period_overshoot_list(months_year: pl.DataFrame, totals: pl.DataFrame, lang: str) -> pl.DataFrame:
+    compensation = totals.select(
+        *ALLOCATION_KEY,
+        pl.when(pl.col("compensated_peak_months") >= pl.col("peak_months"))
+        .then(_t(lang, "gecompenseerd binnen het jaar", "compensated within the year"))
+        .when(pl.col("compensated_peak_months") > 0)
+        .then(_t(lang, "deels gecompenseerd", "partly compensated"))
+        .otherwise(_t(lang, "niet gecompenseerd", "not compensated"))
+        .alias("_compensation"),
+    )
+    return (
+        months_year.filter(pl.col("period_overshoot"))
+        .join(compensation, on=ALLOCATION_KEY, how="left")
+        .with_columns(
+            (pl.col("delivered_volume") - pl.col("max_volume")).alias("excess_volume"),
+            _period_excess_eur().alias("excess_eur"),
+            pl.concat_str(
+                [
+                    _t(lang, "periode-overschrijding: geleverd ", "period overshoot: delivered "),
+                    pl_fmt_vol(pl.col("delivered_volume"), lang),
+                    pl.lit(" > max "),
+                    pl_fmt_vol(pl.col("max_volume"), lang),
+                    pl.lit("; "),
+                    pl.col("_compensation").fill_null(""),
+                ]
+            ).alias("why"),
+        )
+        .drop("_compensation")
+        .sort(["month", "excess_eur", "allocation_number"], descending=[True, True, False])
+    )
+
+
+def underused_list(totals: pl.DataFrame, lang: str) -> pl.DataFrame:
+    reason = pl.col("underuse_reason")
+    why = (
+        pl.when(reason == "no_declarations")
+        .then(_t(lang, "geen declaraties over de volwassen maanden", "no declarations in the mature months"))
+        .when(reason == "low_utilisation")
+        .then(
+            pl.concat_str(
+                [
+                    _t(lang, "lage benutting: ", "low utilisation: "),
+                    pl_fmt_pct(pl.col("utilisation"), lang),
+                    _t(lang, " van het maximum", " of the maximum"),
+                ]
+            )
+        )
+        .when(reason == "below_band")
+        .then(_t(lang, "uren per week onder de band", "hours per week below the band"))
+        .otherwise(pl_value_label(reason, lang))
+    )
+    suggestion = (
+        pl.when(pl.col("suggested_product_code").is_not_null())
+        .then(pl.concat_str([_t(lang, "; past bij product ", "; fits product "), pl.col("suggested_product_code")]))
+        .otherwise(pl.lit(""))
+    )
+    return (
+        totals.filter(pl.col("underused"))
+        .with_columns(
+            pl.concat_str([why, suggestion]).alias("why"),
+            pl_value_label(reason, lang).alias("reason_label"),
+        )
+        .sort(["committed_eur", "allocation_number"], descending=[True, False], nulls_last=True)
+    )
+
+
+def underuse_by_reason(underused: pl.DataFrame) -> pl.DataFrame:
+    return (
+        underused.group_by("underuse_reason", "reason_label")
+        .agg(pl.len().cast(pl.Int64).alias("count"), pl.col("committed_eur").sum().alias("committed_eur"))
+        .sort("underuse_reason")
+    )
+
+
+# ---------------------------------------------------------------- budget
+
+
+def headline_by_law(exhaustion: pl.DataFrame, year: int) -> pl.DataFrame:
+    """Whole-law rows (empty product_category) of the year, summed over municipalities."""
+    return (
+        exhaustion.filter(pl.col("year") == year, pl.col("product_category").is_null())
+        .group_by("law")
+        .agg(
+            pl.col(c).sum()
+            for c in ("budget_eur", "approved_eur", "pending_eur", "expected_late_eur", "committed_eur", "forecast_eur")
+        )
+        .with_columns(
+            pl.when(pl.col("budget_eur") > 0).then(pl.col("forecast_eur") / pl.col("budget_eur")).alias("exhaustion")
+        )
+        .sort("law")
+    )
+
+
+def by_category(exhaustion: pl.DataFrame, year: int) -> pl.DataFrame:
+    return (
+        exhaustion.filter(pl.col("year") == year, pl.col("product_category").is_not_null())
+        .group_by("law", "product_category")
+        .agg(
+            pl.col(c).sum()
+            for c in ("budget_eur", "approved_eur", "pending_eur", "expected_late_eur", "committed_eur", "forecast_eur")
+        )
+        .sort("law", "product_category")
+    )
+
+
+def budget_alerts(exhaustion: pl.DataFrame, year: int, lang: str) -> pl.DataFrame:
+    """Budget rows (whole law or category) whose forecast exceeds the budget."""
+    return (
+        exhaustion.filter(pl.col("year") == year, pl.col("exhaustion") > 1)
+        .with_columns(pl.col("product_category").fill_null(label("whole_law", lang)))
+        .with_columns(
+            pl.concat_str(
+                [
+                    _t(lang, "prognose ", "forecast "),
+                    pl_fmt_eur(pl.col("forecast_eur"), lang),
+                    pl.lit(" > budget "),
+                    pl_fmt_eur(pl.col("budget_eur"), lang),
+                    _t(lang, " (uitputting ", " (exhaustion "),
+                    pl_fmt_pct(pl.col("exhaustion"), lang),
+                    pl.lit(")"),
+                ]
+            ).alias("why")
+        )
+        .sort(["exhaustion", "municipality_code"], descending=[True, False])
+    )
+
+
+def cumulative_spend(months_year: pl.DataFrame) -> pl.DataFrame:
+    """Approved euros per law and month, and their running total through the year."""
+    return (
+        months_year.group_by("law", "month")
+        .agg(pl.col("approved_amount_eur").sum())
+        .sort("law", "month")
+        .with_columns(pl.col("approved_amount_eur").cum_sum().over("law").alias("cumulative_eur"))
+    )
+
+
+def top_providers(frame: pl.DataFrame, value: str, n: int = 10) -> pl.DataFrame:
+    """Providers by the sum of ``value``, largest first, positive sums only."""
+    return (
+        frame.group_by("provider_agb")
+        .agg(pl.col(value).sum())
+        .filter(pl.col(value) > 0)
+        .sort([value, "provider_agb"], descending=[True, False])
+        .head(n)
+    )
+
+
+# ---------------------------------------------------------------- timeliness and rejections
+
+
+def last_twelve_months(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Rows whose ``month`` lies in the twelve months up to and including the as-of month."""
+    first = dt.date(as_of.year, 1, 1) if as_of.month == 12 else dt.date(as_of.year - 1, as_of.month + 1, 1)
+    return frame.filter(pl.col("month") >= first, pl.col("month") <= as_of)
+
+
+def late_list(timeliness: pl.DataFrame, lang: str) -> pl.DataFrame:
+    """Provider × municipality × month rows with late lines or late/missing answers."""
+    return (
+        timeliness.filter((pl.col("late_lines") > 0) | (pl.col("late_answers") > 0))
+        .with_columns(
+            pl.concat_list(
+                pl.when(pl.col("late_lines") > 0).then(
+                    pl.concat_str(
+                        [
+                            pl.col("late_lines").cast(pl.String),
+                            _t(lang, " van ", " of "),
+                            pl.col("lines").cast(pl.String),
+                            _t(lang, " regels te laat gedeclareerd (", " lines declared late ("),
+                            pl_fmt_eur(pl.col("late_amount_eur"), lang),
+                            pl.lit(")"),
+                        ]
+                    )
+                ),
+                pl.when(pl.col("late_answers") > 0).then(
+                    pl.concat_str(
+                        [
+                            pl.col("late_answers").cast(pl.String),
+                            _t(lang, " antwoorden te laat of ontbrekend", " answers late or missing"),
+                        ]
+                    )
+                ),
+            )
+            .list.drop_nulls()
+            .list.join("; ")
+            .alias("why")
+        )
+        .sort(["month", "late_amount_eur", "provider_agb"], descending=[True, True, False])
+    )
+
+
+# ---------------------------------------------------------------- ceilings
+
+
+def ceiling_table(ceilings: pl.DataFrame, lang: str) -> pl.DataFrame:
+    """Ceiling positions sorted by urgency, with the reason of each alert."""
+    unpaid = pl.col("policy") == "stop_payment"
+    above_kind = (
+        pl.when(pl.col("above_ceiling_eur") <= 0)
+        .then(pl.lit(""))
+        .when(unpaid)
+        .then(pl.lit(label("above_unpaid", lang)))
+        .when(pl.col("policy") == "settle")
+        .then(pl.lit(label("above_reclaim", lang)))
+        .otherwise(pl.lit(""))
+    )
+    why = (
+        pl.when(pl.col("alert") == "reached")
+        .then(
+            pl.concat_str(
+                [
+                    _t(lang, "plafond bereikt op ", "ceiling reached on "),
+                    pl_fmt_date(pl.col("ceiling_reached_on"), lang).fill_null("?"),
+                    pl.lit(": "),
+                    pl_fmt_pct(pl.col("share"), lang),
+                    _t(lang, " van ", " of "),
+                    pl_fmt_eur(pl.col("ceiling_eur"), lang),
+                ]
+            )
+        )
+        .when(pl.col("alert") == "projected_over")
+        .then(
+            pl.concat_str(
+                [
+                    _t(lang, "prognose jaareinde ", "projected year end "),
+                    pl_fmt_eur(pl.col("projected_year_end_eur"), lang),
+                    _t(lang, " > plafond ", " > ceiling "),
+                    pl_fmt_eur(pl.col("ceiling_eur"), lang),
+                    pl.when(pl.col("projected_run_out_date").is_not_null())
+                    .then(pl.concat_str([_t(lang, "; bereikt rond ", "; reached around "), pl_fmt_date(pl.col("projected_run_out_date"), lang)]))
+                    .otherwise(pl.lit("")),
+                ]
+            )
+        )
+        .when(pl.col("alert").is_in(["90", "70"]))
+        .then(
+            pl.concat_str(
+                [
+                    _t(lang, "realisatie ", "realisation "),
+                    pl_fmt_pct(pl.col("share"), lang),
+                    pl.lit(" ≥ "),
+                    pl.col("alert"),
+                    pl.lit("%"),
+                ]
+            )
+        )
+        .otherwise(_t(lang, "binnen plafond", "within ceiling"))
+    )
+    return (
+        ceilings.with_columns(
+            pl.col("alert").replace_strict(ALERT_RANK, default=5, return_dtype=pl.Int64).alias("_rank"),
+            why.alias("why"),
+            above_kind.alias("above_kind"),
+            pl_value_label(pl.col("alert"), lang).alias("alert_label"),
+        )
+        .sort(
+            ["_rank", "projected_run_out_date", "share", "provider_agb"],
+            descending=[False, False, True, False],
+            nulls_last=True,
+        )
+        .drop("_rank")
+    )
+
+
+def ceiling_alerts(table: pl.DataFrame) -> pl.DataFrame:
+    return table.filter(pl.col("alert") != "ok")
+
+
+def cumulative_realisation(zvw: pl.DataFrame, insurer: str, year: int) -> pl.DataFrame:
+    """Approved net euros per provider by submission date, running total within the year."""
+    return (
+        zvw.filter(
+            pl.col("insurer_code") == insurer,
+            pl.col("status") == "approved",
+            pl.col("month").dt.year() == year,
+        )
+        .group_by("provider_agb", "submitted_on")
+        .agg(pl.col("net_amount_eur").sum())
+        .sort("provider_agb", "submitted_on")
+        .with_columns(pl.col("net_amount_eur").cum_sum().over("provider_agb").alias("cumulative_eur"))
+    )

@@ -1,0 +1,390 @@
+"""Reports: formatting, figure builders, follow-up lists, the writer and the workbook."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import polars as pl
+import pytest
+
+from pipeline.reports import figures as F
+from pipeline.reports import tables as T
+from pipeline.reports import write_reports
+from pipeline.reports.data import conform, empty_frame
+from pipeline.reports.i18n import (
+    fmt_date,
+    fmt_eur,
+    fmt_num,
+    fmt_pct,
+    pl_fmt_date,
+    pl_fmt_eur,
+    pl_fmt_num,
+    pl_fmt_pct,
+)
+from report_fixtures import (
+    AS_OF,
+    CLIENT_ID,
+    FORMULA_ALLOCATION,
+    FORMULA_PROVIDER,
+    INSURERS,
+    MUNICIPALITIES,
+    create_report_marts,
+)
+
+# ------------------------------------------------------------------------------------ formatting
+
+
+def test_euro_dutch_and_english():
+    assert fmt_eur(1234.56) == "€ 1.234,56"
+    assert fmt_eur(-1234.56) == "€ -1.234,56"
+    assert fmt_eur(1234567.891) == "€ 1.234.567,89"
+    assert fmt_eur(0) == "€ 0,00"
+    assert fmt_eur(-0.001) == "€ 0,00"
+    assert fmt_eur(1234.56, "en") == "€ 1,234.56"
+    assert fmt_eur(-1234.56, "en") == "€ -1,234.56"
+    assert fmt_eur(None) == ""
+
+
+def test_dates_percentages_numbers():
+    assert fmt_date(dt.date(2026, 10, 31)) == "31-10-2026"
+    assert fmt_date(dt.datetime(2026, 10, 31, 9, 30)) == "31-10-2026"
+    assert fmt_date(dt.date(2026, 10, 31), "en") == "2026-10-31"
+    assert fmt_pct(0.123) == "12,3%"
+    assert fmt_pct(0.123, "en") == "12.3%"
+    assert fmt_pct(1.08) == "108,0%"
+    assert fmt_num(1234567, "nl") == "1.234.567"
+    assert fmt_num(1234567, "en") == "1,234,567"
+    with pytest.raises(ValueError):
+        fmt_eur(1, "de")
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_column_formatters_match_the_scalar_ones(lang):
+    values = [0.0, 0.4, -0.4, 7.25, 999.994, 1000.0, -1234.56, 1234567.891, 98765432.1, -5.0, 1e12 + 0.25]
+    frame = pl.DataFrame({"x": values, "d": [dt.date(2026, 1, 2)] * len(values)})
+    out = frame.select(
+        e=pl_fmt_eur(pl.col("x"), lang), n=pl_fmt_num(pl.col("x"), lang, 1), p=pl_fmt_pct(pl.col("x") / 1000, lang),
+        d=pl_fmt_date(pl.col("d"), lang),
+    )
+    assert out["e"].to_list() == [fmt_eur(v, lang) for v in values]
+    assert out["n"].to_list() == [fmt_num(v, lang, 1) for v in values]
+    assert out["p"].to_list() == [fmt_pct(v / 1000, lang) for v in values]
+    assert out["d"].to_list() == [fmt_date(dt.date(2026, 1, 2), lang)] * len(values)
+    assert pl.DataFrame({"x": [None]}, schema={"x": pl.Float64}).select(pl_fmt_eur(pl.col("x")))[0, 0] is None
+
+
+# ----------------------------------------------------------------------- hand-built small frames
+
+
+def _months() -> pl.DataFrame:
+    """Two allocations: A peaks in January and is compensated (20+10+10 <= 45); B overshoots."""
+    return conform(pl.DataFrame({
+        "municipality_code": ["0363"] * 6, "law": ["wmo"] * 6,
+        "allocation_number": ["A", "A", "A", "B", "B", "B"],
+        "provider_agb": ["11111111"] * 3 + ["22222222"] * 3,
+        "product_category": ["02"] * 6, "product_code": ["02A05"] * 6,
+        "month": [dt.date(2026, m, 1) for m in (1, 2, 3)] * 2,
+        "max_volume": [15.0] * 6,
+        "delivered_volume": [20.0, 10.0, 10.0, 18.0, 18.0, 15.0],
+        "declared_volume": [20.0, 10.0, 10.0, 18.0, 18.0, 15.0],
+        "approved_amount_eur": [1000.0, 500.0, 500.0, 900.0, 900.0, 750.0],
+        "utilisation": [20 / 15, 10 / 15, 10 / 15, 1.2, 1.2, 1.0],
+        "period_overshoot": [True, False, False, True, True, False],
+    }), "allocation_months")
+
+
+def _totals() -> pl.DataFrame:
+    return conform(pl.DataFrame({
+        "municipality_code": ["0363", "0363"], "law": ["wmo", "wmo"], "allocation_number": ["A", "B"],
+        "total_max_volume": [45.0, 45.0], "delivered_volume": [40.0, 51.0], "utilisation": [40 / 45, 51 / 45],
+        "total_overshoot": [False, True], "peak_months": [1, 2], "compensated_peak_months": [1, 0],
+        "peak_excess_volume": [5.0, 6.0], "underused": [False, False], "underuse_reason": [None, None],
+        "suggested_product_code": [None, None],
+    }), "allocation_totals")
+
+
+def test_overshoot_summary_counts_and_euros_by_hand():
+    totals = T.enrich_totals(_totals(), _months(), AS_OF)
+    summary = T.overshoot_summary(T.months_in_year(_months(), AS_OF), totals, "nl")
+    got = {r["key"]: (r["count"], round(r["eur"], 2)) for r in summary.iter_rows(named=True)}
+    # period: A Jan 1000*5/20 = 250; B Jan and Feb 900*3/18 = 150 each -> 3 months, 550
+    assert got["period_overshoots"] == (3, 550.0)
+    # compensated: only A's January, 250
+    assert got["compensated_peaks"] == (1, 250.0)
+    # real: B, 6 units above 45 at 2550/51 = 50 per unit -> 300
+    assert got["real_overshoots"] == (1, 300.0)
+    assert summary["class"].to_list() == [
+        "Periode-overschrijdingen", "Gecompenseerde pieken", "Echte totaaloverschrijdingen"]
+    # the provider and product come from the months when the totals lack them
+    assert totals.sort("allocation_number")["provider_agb"].to_list() == ["11111111", "22222222"]
+
+
+def test_overshoot_lists_say_why():
+    totals = T.enrich_totals(_totals(), _months(), AS_OF)
+    real = T.real_overshoot_list(totals, "nl")
+    assert real["allocation_number"].to_list() == ["B"]
+    assert real["why"][0] == "totaaloverschrijding: geleverd 51 > max 45"
+    assert T.real_overshoot_list(totals, "en")["why"][0] == "total overshoot: delivered 51 > max 45"
+    period = T.period_overshoot_list(T.months_in_year(_months(), AS_OF), totals, "nl")
+    why = dict(zip(period["month"].to_list(), period["why"].to_list()))
+    assert why[dt.date(2026, 1, 1)].startswith("periode-overschrijding: geleverd ")
+    a_jan = period.filter(pl.col("allocation_number") == "A")["why"][0]
+    assert a_jan == "periode-overschrijding: geleverd 20 > max 15; gecompenseerd binnen het jaar"
+
+
+def test_underused_reasons_and_suggestion():
+    totals = _totals().with_columns(
+        underused=pl.Series([True, True]), underuse_reason=pl.Series(["low_utilisation", "below_band"]),
+        suggested_product_code=pl.Series([None, "02A04"]), committed_eur=pl.Series([100.0, 900.0]),
+        utilisation=pl.Series([0.3214, 0.9]),
+    )
+    out = T.underused_list(totals, "nl")
+    assert out["allocation_number"].to_list() == ["B", "A"]  # most euros committed first
+    assert out["why"].to_list() == ["uren per week onder de band; past bij product 02A04",
+                                    "lage benutting: 32,1% van het maximum"]
+    by_reason = T.underuse_by_reason(out)
+    assert dict(zip(by_reason["reason_label"], by_reason["committed_eur"])) == {
+        "lage benutting": 100.0, "onder de band": 900.0}
+
+
+def _ceilings() -> pl.DataFrame:
+    return conform(pl.DataFrame({
+        "payer_code": ["3311"] * 4, "provider_agb": ["ok", "seventy", "over", "reached"], "year": [2026] * 4,
+        "ceiling_eur": [100.0, 100.0, 100.0, 100000.0], "realised_eur": [10.0, 75.0, 60.0, 110000.0],
+        "share": [0.1, 0.75, 0.6, 1.1], "ceiling_reached_on": [None, None, None, dt.date(2026, 8, 20)],
+        "paid_eur": [10.0, 75.0, 60.0, 100000.0], "above_ceiling_eur": [0.0, 0.0, 0.0, 10000.0],
+        "expected_late_eur": [0.0] * 4, "expected_ultimate_eur": [10.0, 75.0, 60.0, 110000.0],
+        "projected_year_end_eur": [12.0, 95.0, 130.0, 130000.0],
+        "projected_run_out_date": [None, None, dt.date(2026, 12, 1), dt.date(2026, 8, 20)],
+        "alert": ["ok", "70", "projected_over", "reached"], "request_increase_by": [None, None, dt.date(2026, 11, 15), None],
+        "policy": ["stop_payment"] * 4,
+    }), "ceiling_position")
+
+
+def test_ceiling_table_sorted_by_urgency_with_reasons():
+    table = T.ceiling_table(_ceilings(), "nl")
+    assert table["provider_agb"].to_list() == ["reached", "over", "seventy", "ok"]
+    assert table["why"][0] == "plafond bereikt op 20-08-2026: 110,0% van € 100.000,00"
+    assert table["why"][1] == "prognose jaareinde € 130,00 > plafond € 100,00; bereikt rond 01-12-2026"
+    assert table["why"][2] == "realisatie 75,0% ≥ 70%"
+    assert table["above_kind"][0] == "onbetaald"
+    assert T.ceiling_alerts(table).height == 3
+
+
+def test_late_list_mentions_only_what_is_late():
+    frame = conform(pl.DataFrame({
+        "provider_agb": ["p1", "p2", "p3"], "municipality_code": ["0363"] * 3, "month": [dt.date(2026, 9, 1)] * 3,
+        "lines": [30, 20, 10], "late_lines": [2, 0, 0], "late_amount_eur": [620.5, 0.0, 0.0],
+        "median_lag_days": [40.0, 10.0, 5.0], "late_answers": [0, 3, 0],
+    }), "declaration_timeliness")
+    out = T.late_list(frame, "nl")
+    assert out["why"].to_list() == ["2 van 30 regels te laat gedeclareerd (€ 620,50)",
+                                    "3 antwoorden te laat of ontbrekend"]
+
+
+# ---------------------------------------------------------------------------------- figure builders
+
+
+def test_cumulative_spend_figure_has_budget_and_forecast():
+    months = _months()
+    cumulative = T.cumulative_spend(T.months_in_year(months, AS_OF))
+    headline = pl.DataFrame({"law": ["wmo"], "budget_eur": [10000.0], "forecast_eur": [9000.0]})
+    fig = F.fig_cumulative_spend(cumulative, headline, AS_OF, "nl")
+    names = [t.name for t in fig.data]
+    assert names == ["wmo: Cumulatief goedgekeurd", "wmo: Budget", "wmo: Prognose tot jaareinde"]
+    assert list(fig.data[0].y) == [0.0, 1900.0, 3300.0, 4550.0]
+    assert list(fig.data[1].y) == [10000.0, 10000.0]
+    assert list(fig.data[2].y) == [4550.0, 9000.0]
+    assert fig.layout.separators == ",."
+    assert F.fig_cumulative_spend(cumulative.clear(), headline.clear(), AS_OF, "nl") is None
+
+
+def test_overshoot_and_underuse_figures():
+    totals = T.enrich_totals(_totals(), _months(), AS_OF)
+    summary = T.overshoot_summary(_months(), totals, "en")
+    fig = F.fig_overshoots(summary, "en")
+    assert list(fig.data[0].x) == ["Period overshoots", "Compensated peaks", "Real total overshoots"]
+    assert list(fig.data[0].y) == [3, 1, 1]
+    assert [round(v, 2) for v in fig.data[1].y] == [550.0, 250.0, 300.0]
+    assert fig.layout.separators == ".,"
+    empty = T.overshoot_summary(_months().clear(), totals.clear(), "nl")
+    assert F.fig_overshoots(empty, "nl") is None
+    assert F.fig_underuse(T.underuse_by_reason(T.underused_list(totals, "nl")), "nl") is None
+
+
+def test_rekenfactor_slider_rescales_the_budget_effect():
+    rf = conform(pl.DataFrame({
+        "grain": ["product", "product", "provider"], "product_code": ["02A05", "02A06", "02A05"],
+        "allocations": [10, 5, 3], "indicated_hours": [1000.0, 500.0, 300.0], "realised_hours": [800.0, 450.0, 200.0],
+        "implied_rekenfactor": [0.8, 0.9, 2 / 3], "contract_rekenfactor": [1.0, 0.9, 1.0],
+        "unused_share": [0.2, 0.1, 1 / 3], "budget_effect_eur": [-2000.0, 0.0, -100.0],
+        "approved_amount_eur": [10000.0, None, None],
+    }), "rekenfactor")
+    effects = F.rekenfactor_effects(rf)
+    assert effects["product_code"].to_list() == ["02A05", "02A06"]
+    fig = F.fig_rekenfactor(effects, "nl")
+    slider = fig.layout.sliders[0]
+    assert slider.steps[0].label == "impliciet"
+    assert slider.currentvalue.prefix == "Probeer rekenfactor: "
+    step = next(s for s in slider.steps if s.label == "0,90")
+    # 10000 * (0.9 / 1.0 - 1) = -1000; the second product's approved amount is unknown -> 0
+    assert step.args[0]["y"][0] == [-1000.0, 0.0]
+    assert list(fig.data[2].y) == [-2000.0, 0.0]
+    assert F.fig_rekenfactor(effects.clear(), "nl") is None
+
+
+def test_band_and_ceiling_figures():
+    band = pl.DataFrame({"product_code": ["X", "X", "X", "Y"], "band_position": [-0.1, 0.5, 0.9, 1.2],
+                         "band_class": ["below", "mid", "high", "above"]})
+    shares = F.band_shares(band)
+    assert shares.filter(pl.col("product_code") == "X")["share"].sum() == pytest.approx(1.0)
+    fig = F.fig_band_classes(shares, "nl")
+    assert [t.name for t in fig.data] == ["onder band", "laag", "midden", "hoog", "boven band"]
+    assert len(F.fig_band_positions(band, "nl").data) == 2
+    table = T.ceiling_table(_ceilings(), "nl")
+    zvw = pl.DataFrame({"insurer_code": ["3311"] * 3, "provider_agb": ["reached"] * 3,
+                        "submitted_on": [dt.date(2026, 3, 10), dt.date(2026, 6, 2), dt.date(2026, 8, 20)],
+                        "net_amount_eur": [60000.0, 30000.0, 20000.0], "status": ["approved"] * 3,
+                        "month": [dt.date(2026, 3, 1), dt.date(2026, 5, 1), dt.date(2026, 8, 1)]})
+    cumulative = T.cumulative_realisation(zvw, "3311", 2026)
+    assert cumulative["cumulative_eur"].to_list() == [60000.0, 90000.0, 110000.0]
+    fig = F.fig_cumulative_realisation(cumulative, table, 2026, "nl")
+    assert list(fig.layout.annotations[0:4]) and fig.layout.annotations[0].text == "reached"
+    assert list(fig.data[0].y) == [0.0, 60000.0, 90000.0, 110000.0]
+    assert list(fig.data[1].y) == [100000.0, 100000.0]
+    assert F.fig_cumulative_realisation(cumulative, table.clear(), 2026, "nl") is None
+
+
+# ------------------------------------------------------------------------------------------ writer
+
+
+def _write(tmp: Path, *, empty: bool = False, language: str = "nl") -> list[Path]:
+    conn = duckdb.connect()
+    create_report_marts(conn, empty=empty)
+    paths = write_reports(conn, tmp, as_of=AS_OF, language=language)
+    conn.close()
+    return paths
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reports")
+    _write(out)
+    return out
+
+
+EXPECTED = {
+    *(f"maandrapportage_{m}.html" for m in MUNICIPALITIES), "maandrapportage_regio.html",
+    *(f"plafondmonitor_{i}.html" for i in INSURERS), "rekenfactor.html", "datakwaliteit.html", "index.html",
+    "opvolglijsten.xlsx", "plotly.min.js",
+}
+
+
+def test_writer_produces_every_file(reports):
+    assert {p.name for p in reports.iterdir()} == EXPECTED
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    for name in EXPECTED - {"index.html", "plotly.min.js"}:
+        assert f'href="{name}"' in index
+    assert "Peildatum: 31-10-2026" in index
+    assert "laatste declaratie 29-10-2026" in index and "laatste indiening wijkverpleging 26-10-2026" in index
+    # the municipal payer row of marts.ceiling_position gets no plafondmonitor
+    assert not (reports / "plafondmonitor_0363.html").exists()
+
+
+def test_reports_load_plotly_locally_and_show_headline_first(reports):
+    page = (reports / "maandrapportage_0363.html").read_text(encoding="utf-8")
+    assert '<script src="plotly.min.js"' in page and "cdn" not in page.lower()
+    assert page.index("Kerncijfers") < page.index('class="plotly-graph-div"') < page.index("Echte totaaloverschrijdingen</h3>")
+    assert "€&nbsp;60.000,00" in page and "108,0%" in page
+    assert "totaaloverschrijding: geleverd 180 &gt; max 150" in page
+    assert 'id="maand-0363-cumulatief"' in page
+
+
+def test_empty_lists_say_geen(reports):
+    page = (reports / "maandrapportage_0599.html").read_text(encoding="utf-8")
+    assert "Geen toewijzingen met een echte totaaloverschrijding." in page
+    assert "Geen onderbenutte toewijzingen." in page
+    insurer = (reports / "plafondmonitor_7029.html").read_text(encoding="utf-8")
+    assert "Geen plafondsignalen" in insurer
+    assert "Geen overschrijding van de urenafspraak." in insurer
+
+
+def test_rerun_is_byte_identical(reports, tmp_path):
+    _write(tmp_path)
+    for name in sorted(EXPECTED):
+        assert (tmp_path / name).read_bytes() == (reports / name).read_bytes(), name
+
+
+def test_no_client_identifier_anywhere(reports):
+    for path in reports.iterdir():
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as z:
+                text = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+        else:
+            text = path.read_text(encoding="utf-8")
+        assert CLIENT_ID not in text, path.name
+        assert "client_id" not in text.lower(), path.name
+
+
+def test_workbook_sheets_headers_and_formula_text(reports):
+    wb = openpyxl.load_workbook(reports / "opvolglijsten.xlsx")
+    assert wb.sheetnames == ["Totaaloverschrijdingen", "Periodeoverschrijdingen", "Onderbenutte toewijzingen",
+                             "Budgetsignalen", "Plafondsignalen", "Urenafspraak", "Late declaraties en antwoorden"]
+    headers = {name: [c.value for c in wb[name][1]] for name in wb.sheetnames}
+    assert headers["Totaaloverschrijdingen"] == [
+        "Gemeente", "Wet", "Toewijzing", "Aanbieder (AGB)", "Productcategorie", "Product", "Max. volume totaal",
+        "Geleverd volume", "Overschrijding volume", "Overschrijding (€)", "Waarom gesignaleerd"]
+    assert "Signaal" in headers["Plafondsignalen"] and "Ophoging aanvragen vóór" in headers["Plafondsignalen"]
+    assert "Reden onderbenutting" in headers["Onderbenutte toewijzingen"]
+    sheet = wb["Totaaloverschrijdingen"]
+    cells = [c for row in sheet.iter_rows(min_row=2) for c in row]
+    formula_cells = [c for c in cells if c.value in (FORMULA_ALLOCATION, FORMULA_PROVIDER)]
+    assert len(formula_cells) == 2
+    assert all(c.data_type == "s" for c in formula_cells)
+    every = [c for name in wb.sheetnames for row in wb[name].iter_rows() for c in row]
+    assert not any(c.data_type == "f" for c in every)
+    assert sheet.auto_filter.ref or sheet.tables  # filterable
+    plafond = wb["Plafondsignalen"]
+    # every payer's alerts, most urgent first: reached, then projected over by run-out date, then 70%
+    assert [r[1].value for r in plafond.iter_rows(min_row=2)] == ["40001111", "12345678", "40002222", "40003333"]
+    date_cell = next(c for c in plafond[2] if isinstance(c.value, dt.datetime))
+    assert date_cell.number_format == "dd-mm-yyyy"
+
+
+def test_empty_marts_still_write_every_report(tmp_path):
+    paths = _write(tmp_path, empty=True)
+    names = {p.name for p in paths}
+    assert {"maandrapportage_regio.html", "rekenfactor.html", "datakwaliteit.html", "index.html",
+            "opvolglijsten.xlsx"} <= names
+    for name in ("maandrapportage_regio.html", "rekenfactor.html", "datakwaliteit.html"):
+        page = (tmp_path / name).read_text(encoding="utf-8")
+        assert 'class="plotly-graph-div"' not in page
+        assert "Geen" in page
+    wb = openpyxl.load_workbook(tmp_path / "opvolglijsten.xlsx")
+    assert [c.value for c in wb["Budgetsignalen"][1]][:2] == ["Gemeente", "Wet"]
+
+
+def test_english_setting(tmp_path):
+    _write(tmp_path, language="en")
+    page = (tmp_path / "maandrapportage_0363.html").read_text(encoding="utf-8")
+    assert "Monthly report" in page and "As of: 2026-10-31" in page
+    assert "€&nbsp;60,000.00" in page and "108.0%" in page
+    assert "total overshoot: delivered 180 &gt; max 150" in page
+    wb = openpyxl.load_workbook(tmp_path / "opvolglijsten.xlsx")
+    assert "Total overshoots" in wb.sheetnames
+
+
+def test_missing_mart_or_column_is_a_clear_error(tmp_path):
+    conn = duckdb.connect()
+    create_report_marts(conn)
+    conn.execute("alter table marts.rejections drop column category")
+    with pytest.raises(KeyError, match="marts.rejections lacks the columns"):
+        write_reports(conn, tmp_path, as_of=AS_OF)
+    conn.execute("drop table marts.rejections")
+    with pytest.raises(LookupError, match="marts.rejections does not exist"):
+        write_reports(conn, tmp_path, as_of=AS_OF)
+    assert empty_frame("rejections").columns[:3] == ["provider_agb", "municipality_code", "month"]
