@@ -28,6 +28,7 @@ MARTS = [
     "allocation_month_maxima",
     "allocation_months",
     "band_utilisation",
+    "allocation_commitments",
     "allocation_totals",
     "rekenfactor",
 ]

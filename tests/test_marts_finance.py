@@ -614,7 +614,7 @@ def test_budget_exhaustion_declared_expected_late_commitments_and_forecast():
         realisation("T1", m(7), product_code="02A09", declared=15),
         realisation("T1", m(8), product_code="02A09", declared=25),
     ])
-    build(conn, as_of, "payer_lines", "chain_ladder", "budget_exhaustion", chain_ladder_max_lag=1)
+    build(conn, as_of, "payer_lines", "chain_ladder", "allocation_commitments", "budget_exhaustion", chain_ladder_max_lag=1)
     be = by(rows(conn, "select * from marts.budget_exhaustion"), "law", "product_category")
     assert set(be) == {("wmo", None), ("wmo", "02"), ("wmo", "01"), ("jeugd", None)}
     assert_one_row_per_key(conn, "budget_exhaustion", ("municipality_code", "law", "product_category", "year"))
@@ -678,7 +678,7 @@ def test_commitment_unit_conversion_and_monthly_tariff():
         maxima("MON", D(2025, 11, 1), 1, **month), maxima("MON", D(2025, 12, 1), 1, **month),
     ])
     hand_table(conn, "allocation_months", ALLOCATION_MONTHS, [])
-    build(conn, D(2025, 10, 31), "payer_lines", "chain_ladder", "budget_exhaustion")
+    build(conn, D(2025, 10, 31), "payer_lines", "chain_ladder", "allocation_commitments", "budget_exhaustion")
     be = by(rows(conn, "select * from marts.budget_exhaustion"), "law", "product_category")
     assert set(be) == {("wmo", None)}
     # 600 minutes = 10 hours × €60 = 600; monthly product: 2 months × €450 = 900

@@ -57,6 +57,11 @@ def test_fixture_inbox_end_to_end(data_root):
         (dt.date(2025, 3, 1), 18.0, 0.0, False)]
     assert query(data_root, "select peak_months, compensated_peak_months from marts.allocation_totals "
                             "where allocation_number = '1001'") == [(1, 1)]
+    # Commitments: 1002 (huishoudelijke hulp 2 h/week, open-ended) runs April-December: 9 months
+    # x 6 x 2 h = 108 h x EUR 30 x expected utilisation 7/12 (January, the only mature month:
+    # 7 h delivered of 12) = 1890. 1003 (Jeugd, 10 h a month, no mature history): 9 x 10 x 100 = 9000.
+    assert query(data_root, "select allocation_number, committed_eur from marts.allocation_totals order by 1") == [
+        ("1001", Decimal("0.00")), ("1002", Decimal("1890.00")), ("1003", Decimal("9000.00"))]
     # Ceiling 3000, stop_payment: approved Z1 750 + Z2 1500 (3 Feb) + Z3 900 (4 Mar) = 3150;
     # reached on 4 March, paid 3000, 150 above the ceiling.
     assert query(data_root, "select realised_eur, ceiling_reached_on, paid_eur, above_ceiling_eur, alert "

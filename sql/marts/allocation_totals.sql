@@ -23,6 +23,12 @@ products as (
 
 ),
 
+allocation_commitments as (
+
+    select * from marts.allocation_commitments
+
+),
+
 settings as (
 
     select
@@ -168,6 +174,7 @@ joined as (
         band_utilisation.hours_per_week,
         band_utilisation.band_class,
         suggestions.suggested_product_code,
+        allocation_commitments.committed_eur,
         settings.underuse_threshold,
         settings.min_mature_months
     from allocations
@@ -184,6 +191,10 @@ joined as (
         on suggestions.municipality_code = allocations.municipality_code
         and suggestions.law = allocations.law
         and suggestions.allocation_number = allocations.allocation_number
+    left join allocation_commitments
+        on allocation_commitments.municipality_code = allocations.municipality_code
+        and allocation_commitments.law = allocations.law
+        and allocation_commitments.allocation_number = allocations.allocation_number
 
 ),
 
@@ -257,7 +268,9 @@ final as (
         band_class,
         cast(underuse_reason is not null as boolean) as underused,
         underuse_reason,
-        cast(suggested_product_code as varchar) as suggested_product_code
+        cast(suggested_product_code as varchar) as suggested_product_code,
+        -- the rest of the year's expected cost (marts.allocation_commitments), 0 when not running
+        cast(round(coalesce(committed_eur, 0), 2) as decimal(18, 2)) as committed_eur
     from reasons
 
 )

@@ -1,0 +1,290 @@
+-- commitments (verplichtingen, metrics.md §10): one row per allocation still running after $as_of
+-- with what the rest of its year is expected to cost. Volume allocations: the maxima (§3) of the
+-- remaining months × the product's tariff × its expected utilisation (delivered ÷ max over the mature
+-- months of all its allocations in the twelve months up to $as_of; 1 without history). Budget and
+-- total-volume allocations: their remainder pro rata by days; products priced per four weeks: one
+-- tariff per CAK period they touch. Read by budget_exhaustion and allocation_totals.
+with
+
+allocation_month_maxima as (
+    select * from marts.allocation_month_maxima
+),
+
+allocation_months as (
+    select * from marts.allocation_months
+),
+
+products as (
+    select * from staging.products
+),
+
+cak_periods as (
+    select * from staging.cak_periods
+),
+
+params as (
+    select
+        cast($as_of as date) as as_of,
+        cast(date_trunc('month', cast($as_of as date)) as date) as as_of_month,
+        cast(year(cast($as_of as date)) as integer) as as_of_year,
+        make_date(year(cast($as_of as date)), 12, 31) as year_end
+),
+
+utilisation as (
+    -- the product's expected utilisation: delivered ÷ max over the mature months of all its allocations
+    -- in the twelve months up to $as_of
+    select
+        allocation_months.law,
+        allocation_months.product_code,
+        sum(allocation_months.delivered_volume) / nullif(sum(allocation_months.max_volume), 0) as expected_utilisation
+    from allocation_months
+    cross join params
+    where allocation_months.is_mature
+        and allocation_months.max_volume is not null
+        and allocation_months.product_code is not null
+        and allocation_months.month > params.as_of_month - interval 12 month
+        and allocation_months.month <= params.as_of
+    group by all
+),
+
+declared_to_date as (
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        coalesce(sum(declared_volume), 0) as declared_volume,
+        coalesce(sum(declared_amount_eur), 0) as declared_amount_eur
+    from allocation_months
+    group by all
+),
+
+running_allocations as (
+    select
+        allocs.*,
+        greatest(allocs.start_date, params.as_of + 1) as remaining_start,
+        least(coalesce(allocs.end_date, params.year_end), params.year_end) as remaining_end_in_year,
+        coalesce(allocs.end_date, params.year_end) as remaining_end
+    from (
+        select distinct
+            municipality_code,
+            law,
+            allocation_number,
+            product_category,
+            product_code,
+            variant,
+            unit,
+            frequency,
+            volume,
+            budget_eur,
+            start_date,
+            end_date
+        from allocation_month_maxima
+    ) as allocs
+    cross join params
+    where coalesce(allocs.end_date, params.year_end) > params.as_of
+        and allocs.start_date <= params.year_end
+),
+
+allocation_kinds as (
+    select
+        running_allocations.*,
+        products.tariff_period,
+        case
+            when running_allocations.variant = 'budget' then 'budget'
+            when products.tariff_period = '4weeks' then '4weeks'
+            when running_allocations.frequency = '6' then 'total'
+            else 'monthly'
+        end as commitment_kind,
+        coalesce(utilisation.expected_utilisation, cast(1 as double)) as expected_utilisation,
+        cast(datediff('day', running_allocations.remaining_start, running_allocations.remaining_end_in_year) + 1 as double)
+            / cast(datediff('day', running_allocations.remaining_start, running_allocations.remaining_end) + 1 as double)
+            as share_in_year
+    from running_allocations
+    left join products
+        on products.product_code = running_allocations.product_code
+        and (products.law = running_allocations.law or products.law is null)
+        and products.valid_from <= running_allocations.remaining_start
+        and (products.valid_to is null or products.valid_to >= running_allocations.remaining_start)
+    left join utilisation
+        on utilisation.law = running_allocations.law
+        and utilisation.product_code = running_allocations.product_code
+    qualify row_number() over (
+        partition by running_allocations.municipality_code, running_allocations.law, running_allocations.allocation_number
+        order by products.valid_from desc nulls last
+    ) = 1
+),
+
+unit_hours as (
+    select * from (values ('01', 1.0 / 60.0), ('04', 1.0), ('16', 4.0)) as unit_hours(unit, hours_per_unit)
+),
+
+remaining_month_rows as (
+    -- the remaining months in the year of the volume allocations, with the product row valid in the month
+    select
+        allocation_kinds.municipality_code,
+        allocation_kinds.law,
+        allocation_kinds.allocation_number,
+        allocation_kinds.product_category,
+        allocation_kinds.unit,
+        allocation_kinds.expected_utilisation,
+        allocation_month_maxima.month,
+        allocation_month_maxima.max_volume,
+        products.tariff_eur,
+        products.tariff_period,
+        products.unit as product_unit
+    from allocation_kinds
+    cross join params
+    inner join allocation_month_maxima
+        on allocation_month_maxima.municipality_code = allocation_kinds.municipality_code
+        and allocation_month_maxima.law = allocation_kinds.law
+        and allocation_month_maxima.allocation_number = allocation_kinds.allocation_number
+    left join products
+        on products.product_code = allocation_kinds.product_code
+        and (products.law = allocation_kinds.law or products.law is null)
+        and products.valid_from <= allocation_month_maxima.period_start
+        and (products.valid_to is null or products.valid_to >= allocation_month_maxima.period_start)
+    where allocation_kinds.commitment_kind = 'monthly'
+        and allocation_month_maxima.max_volume is not null
+        and allocation_month_maxima.period_start > params.as_of
+        and allocation_month_maxima.year = params.as_of_year
+    qualify row_number() over (
+        partition by allocation_kinds.municipality_code, allocation_kinds.law, allocation_kinds.allocation_number,
+            allocation_month_maxima.month
+        order by products.valid_from desc nulls last
+    ) = 1
+),
+
+monthly_commitments as (
+    -- volume allocations: the maxima of the remaining months in the year × tariff × expected utilisation
+    select
+        remaining_month_rows.municipality_code,
+        remaining_month_rows.law,
+        remaining_month_rows.allocation_number,
+        remaining_month_rows.product_category,
+        sum(
+            case
+                when remaining_month_rows.unit = '83' then remaining_month_rows.max_volume
+                when remaining_month_rows.tariff_period = 'month' then cast(remaining_month_rows.tariff_eur as double)
+                else remaining_month_rows.max_volume
+                    * coalesce(allocation_unit_hours.hours_per_unit / product_unit_hours.hours_per_unit, 1)
+                    * cast(remaining_month_rows.tariff_eur as double)
+            end
+            * remaining_month_rows.expected_utilisation
+        ) as committed_eur,
+        count(*) filter (where remaining_month_rows.unit <> '83' and remaining_month_rows.tariff_eur is null)
+            as months_without_tariff
+    from remaining_month_rows
+    left join unit_hours as allocation_unit_hours
+        on allocation_unit_hours.unit = remaining_month_rows.unit
+    left join unit_hours as product_unit_hours
+        on product_unit_hours.unit = remaining_month_rows.product_unit
+    group by all
+),
+
+remaining_cak_periods as (
+    -- products priced per four weeks: the cak periods that the rest of the allocation in the year touches,
+    -- with the product row valid at the period's start
+    select
+        allocation_kinds.municipality_code,
+        allocation_kinds.law,
+        allocation_kinds.allocation_number,
+        allocation_kinds.product_category,
+        allocation_kinds.expected_utilisation,
+        cak_periods.period,
+        products.tariff_eur
+    from allocation_kinds
+    cross join params
+    inner join cak_periods
+        on cak_periods.year = params.as_of_year
+        and cak_periods.start_date <= allocation_kinds.remaining_end_in_year
+        and cak_periods.end_date >= allocation_kinds.remaining_start
+    left join products
+        on products.product_code = allocation_kinds.product_code
+        and (products.law = allocation_kinds.law or products.law is null)
+        and products.valid_from <= cak_periods.start_date
+        and (products.valid_to is null or products.valid_to >= cak_periods.start_date)
+    where allocation_kinds.commitment_kind = '4weeks'
+    qualify row_number() over (
+        partition by allocation_kinds.municipality_code, allocation_kinds.law, allocation_kinds.allocation_number,
+            cak_periods.period
+        order by products.valid_from desc nulls last
+    ) = 1
+),
+
+four_weekly_commitments as (
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        product_category,
+        sum(cast(tariff_eur as double) * expected_utilisation) as committed_eur,
+        count(*) filter (where tariff_eur is null) as months_without_tariff
+    from remaining_cak_periods
+    group by all
+),
+
+remainder_commitments as (
+    -- budget and total-volume allocations: what is left of the budget or volume (minus what was declared
+    -- up to $as_of), spread evenly over the allocation's remaining days; the part that falls in the year
+    select
+        allocation_kinds.municipality_code,
+        allocation_kinds.law,
+        allocation_kinds.allocation_number,
+        allocation_kinds.product_category,
+        case
+            when allocation_kinds.commitment_kind = 'budget'
+                then greatest(
+                    cast(allocation_kinds.budget_eur as double) - cast(coalesce(declared_to_date.declared_amount_eur, 0) as double),
+                    0
+                )
+            else greatest(allocation_kinds.volume - coalesce(declared_to_date.declared_volume, 0), 0)
+                * coalesce(allocation_unit_hours.hours_per_unit / product_unit_hours.hours_per_unit, 1)
+                * case when allocation_kinds.unit = '83' then cast(1 as double) else cast(products.tariff_eur as double) end
+        end * allocation_kinds.share_in_year * allocation_kinds.expected_utilisation as committed_eur,
+        case
+            when allocation_kinds.commitment_kind = 'total' and allocation_kinds.unit <> '83' and products.tariff_eur is null
+                then 1
+            else 0
+        end as months_without_tariff
+    from allocation_kinds
+    left join declared_to_date
+        on declared_to_date.municipality_code = allocation_kinds.municipality_code
+        and declared_to_date.law = allocation_kinds.law
+        and declared_to_date.allocation_number = allocation_kinds.allocation_number
+    left join products
+        on products.product_code = allocation_kinds.product_code
+        and (products.law = allocation_kinds.law or products.law is null)
+        and products.valid_from <= allocation_kinds.remaining_start
+        and (products.valid_to is null or products.valid_to >= allocation_kinds.remaining_start)
+    left join unit_hours as allocation_unit_hours
+        on allocation_unit_hours.unit = allocation_kinds.unit
+    left join unit_hours as product_unit_hours
+        on product_unit_hours.unit = products.unit
+    where allocation_kinds.commitment_kind in ('budget', 'total')
+    qualify row_number() over (
+        partition by allocation_kinds.municipality_code, allocation_kinds.law, allocation_kinds.allocation_number
+        order by products.valid_from desc nulls last
+    ) = 1
+),
+
+allocation_commitments as (
+    select * from monthly_commitments
+    union all by name
+    select * from four_weekly_commitments
+    union all by name
+    select * from remainder_commitments
+),
+
+final as (
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        product_category,
+        cast(sum(committed_eur) as double) as committed_eur,
+        cast(sum(months_without_tariff) as integer) as months_without_tariff
+    from allocation_commitments
+    group by all
+)
+
+select * from final
