@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -32,10 +33,13 @@ class Warehouse(dg.ConfigurableResource):
             )
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
+                pid = re.search(r"PID (\d+)", str(exc))
+                holder = f"process {pid.group(1)}" if pid else "another process"
                 raise RuntimeError(
-                    f"The warehouse {self.database} is locked by another process ({exc}). "
+                    f"The warehouse {self.database} is locked by {holder} ({exc}). "
                     "Close the DuckDB shell, notebook or other run that holds it (or wait for "
-                    "the running materialization to finish) and start again."
+                    "the running materialization to finish) and start again. To read the figures "
+                    "while a run writes, use the Parquet copies under <data>/exports/marts/."
                 ) from None
             raise
         try:

@@ -22,7 +22,7 @@ from pipeline.sql import fetch_one
 
 from pipeline.ingest.tabular import FileRefused, Profile, cast, choose_profile, read_file
 from pipeline.ingest.validate import ERROR_SCHEMA, validate
-from pipeline.privacy import mask_bsn_expr, pseudonymise
+from pipeline.privacy import mask_bsn_expr, mask_bsns, pseudonymise
 from pipeline.schemas import MODELS, dtypes
 
 _DUCK_TYPES = {pl.String: "varchar", pl.Date: "date", pl.Datetime: "timestamp", pl.Float64: "double", pl.Int64: "bigint"}
@@ -106,30 +106,40 @@ def _records(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 # Referential rules that need the rows already loaded: (reason_code, reason_text, SQL condition
-# over the candidate rows `c`, true where broken). `_new` holds this file's rows.
+# over the candidate rows `c`, true where broken). `_new` holds this file's rows; `_prior` the
+# rows already in raw.<kind> that share a key with one of them (see _PRIOR_SQL).
 _DB_RULES: dict[str, list[tuple[str, str, str]]] = {
     "declarations": [
         ("duplicate_reference", "reference_number was already declared by this provider (another file or an earlier row)",
-         """c.rn > 1 or exists (select 1 from raw.declarations r where r.provider_agb = c.provider_agb
+         """c.rn > 1 or exists (select 1 from _prior r where r.provider_agb = c.provider_agb
             and r.law = c.law and r.reference_number = c.reference_number)"""),
         ("credit_without_debit", "credit line whose previous_reference_number names no known debit line",
-         """c.debit_credit = 'C' and not exists (select 1 from raw.declarations r where r.provider_agb = c.provider_agb
+         """c.debit_credit = 'C' and not exists (select 1 from _prior r where r.provider_agb = c.provider_agb
             and r.law = c.law and r.reference_number = c.previous_reference_number and r.debit_credit = 'D')
             and not exists (select 1 from _new n where n.provider_agb = c.provider_agb and n.law = c.law
             and n.reference_number = c.previous_reference_number and n.debit_credit = 'D')"""),
     ],
     "zvw_declarations": [
         ("duplicate_reference", "reference_number was already submitted by this provider to this insurer",
-         """c.rn > 1 or exists (select 1 from raw.zvw_declarations r where r.insurer_code = c.insurer_code
+         """c.rn > 1 or exists (select 1 from _prior r where r.insurer_code = c.insurer_code
             and r.provider_agb = c.provider_agb and r.reference_number = c.reference_number)"""),
         ("credit_without_debit", "credit line whose previous_reference_number names no known debit line",
-         """c.debit_credit = 'C' and not exists (select 1 from raw.zvw_declarations r where r.insurer_code = c.insurer_code
+         """c.debit_credit = 'C' and not exists (select 1 from _prior r where r.insurer_code = c.insurer_code
             and r.provider_agb = c.provider_agb and r.reference_number = c.previous_reference_number and r.debit_credit = 'D')
             and not exists (select 1 from _new n where n.insurer_code = c.insurer_code and n.provider_agb = c.provider_agb
             and n.reference_number = c.previous_reference_number and n.debit_credit = 'D')"""),
     ],
 }
 _DB_KEYS = {"declarations": "provider_agb, law, reference_number", "zvw_declarations": "insurer_code, provider_agb, reference_number"}
+# The loaded rows the rules can match: those whose key equals a reference_number or a
+# previous_reference_number of this file. A semi join on the small side, so a file's check costs
+# one scan of raw.<kind> instead of a hash table over all of it per rule.
+_PRIOR_SQL = """
+create or replace temp table _prior as
+select r.{a}, r.{b}, r.reference_number, r.debit_credit from raw.{kind} r semi join (
+    select {a}, {b}, reference_number as ref from _new
+    union select {a}, {b}, previous_reference_number from _new where previous_reference_number is not null
+) k on r.{a} = k.{a} and r.{b} = k.{b} and r.reference_number = k.ref"""
 
 
 class Loader:
@@ -163,6 +173,10 @@ class Loader:
             "select sha256, status from raw.manifest where source_file = ?", [source_file]
         )
         if prev and prev[0] == digest:
+            if prev[1] == "refused":
+                # Recorded as refused, but still in the inbox: the run that refused it was
+                # stopped between its commit and the move. Finish the move.
+                self._move_aside(path, digest)
             return FileResult(source_file, "unchanged")
         twin = fetch_one(
             self.conn,
@@ -177,11 +191,16 @@ class Loader:
             text, profile = read()
         except FileRefused as exc:
             return self._refuse(path, source_file, digest, exc)
+        except Exception as exc:  # an input no reader foresaw: refuse the file, never stop the run
+            return self._refuse(path, source_file, digest, FileRefused(
+                "unreadable", f"the file cannot be read: {type(exc).__name__}: {exc}"))
         typed, cast_errors = cast(text, self.kind, profile)
         good, errors = validate(typed, self.kind, self.today, cast_errors)
         good = self._pseudonymise(good)
         result = FileResult(source_file, "loaded", rows_received=text.height)
-        quarantine = errors.join(_records(text), on="source_row", how="left")
+        # JSON records only for the rows that failed, not for the whole file
+        failed = text.filter(pl.col("source_row").is_in(errors["source_row"].implode()))
+        quarantine = errors.join(_records(failed), on="source_row", how="left")
         self._commit(path, source_file, digest, result, good.with_columns(
             source_file=pl.lit(source_file), route=pl.lit(route)), quarantine)
         return result
@@ -193,32 +212,46 @@ class Loader:
         return good.with_columns(client_id=pl.coalesce(ids, pl.col("client_id"))).drop("client_bsn")
 
     def _refuse(self, path: Path, source_file: str, digest: str, exc: FileRefused) -> FileResult:
+        # Reader errors may quote the offending field (polars does), so the text is masked
+        # before it reaches the manifest, the quarantine or the log.
+        reason_text = mask_bsns(exc.reason_text)
         if exc.frame is not None and exc.frame.height:
             rows = exc.frame
             quarantine = _records(rows).with_columns(
-                reason_code=pl.lit(exc.reason_code), reason_text=pl.lit(exc.reason_text)
+                reason_code=pl.lit(exc.reason_code), reason_text=pl.lit(reason_text)
             )
-            result = FileResult(source_file, "refused", rows.height, 0, rows.height, exc.reason_text)
+            result = FileResult(source_file, "refused", rows.height, 0, rows.height, reason_text)
         else:
             quarantine = pl.DataFrame(
-                {"source_row": [None], "reason_code": [exc.reason_code], "reason_text": [exc.reason_text], "record": [None]},
+                {"source_row": [None], "reason_code": [exc.reason_code], "reason_text": [reason_text], "record": [None]},
                 schema={**ERROR_SCHEMA, "record": pl.String},
             )
-            result = FileResult(source_file, "refused", 0, 0, 0, exc.reason_text)
+            result = FileResult(source_file, "refused", 0, 0, 0, reason_text)
         quarantine = quarantine.with_columns(mask_bsn_expr("reason_text"))
         self._commit(path, source_file, digest, result, None, quarantine)
-        target = self.refused_dir / self.kind / path.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(path), target)
+        target = self._move_aside(path, digest)
         if self.log:
             self.log.warning(f"refused {source_file}: {exc.reason_code}: {result.message}; moved to {target}")
         return result
+
+    def _move_aside(self, path: Path, digest: str) -> Path:
+        """Move a refused file to refused/<kind>/; an earlier refused file of the same name and
+        other content is kept (the new one gets the start of its SHA-256 in its name)."""
+        target = self.refused_dir / self.kind / path.name
+        if target.exists() and sha256_of(target) != digest:
+            target = target.with_name(f"{path.stem}.{digest[:12]}{path.suffix}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), target)
+        return target
 
     def _commit(self, path, source_file, digest, result, good, quarantine) -> None:
         conn = self.conn
         conn.execute("begin transaction")
         try:
-            if self.kind in MODELS:
+            # raw rows exist only for files in the manifest (both are written in this one
+            # transaction), so a new file skips the delete, which scans the whole raw table
+            known = fetch_one(conn, "select count(*) from raw.manifest where source_file = ?", [source_file])[0]
+            if self.kind in MODELS and known:
                 conn.execute(f"delete from raw.{self.kind} where source_file = ?", [source_file])
             conn.execute("delete from raw.quarantine where source_file = ?", [source_file])
             conn.execute("delete from raw.manifest where source_file = ?", [source_file])
@@ -254,6 +287,8 @@ class Loader:
         if rules:
             cases = " ".join(f"when {cond} then '{code}'" for code, _, cond in rules)
             texts = " ".join(f"when '{code}' then '{text}'" for code, text, _ in rules)
+            a, b, _ = (k.strip() for k in _DB_KEYS[self.kind].split(","))
+            conn.execute(_PRIOR_SQL.format(a=a, b=b, kind=self.kind))
             conn.execute(f"""
                 create or replace temp table _checked as
                 with c as (select *, row_number() over (partition by {_DB_KEYS[self.kind]} order by source_row) as rn from _new)
@@ -266,6 +301,7 @@ class Loader:
             conn.execute(f"insert into raw.{self.kind} select {', '.join(columns)} from _checked where reason_code is null")
             result.rows_loaded = fetch_one(conn, "select count(*) from _checked where reason_code is null")[0]
             conn.execute("drop table _checked")
+            conn.execute("drop table _prior")
         else:
             conn.execute(f"insert into raw.{self.kind} select {', '.join(columns)} from _new")
             result.rows_loaded = good.height
