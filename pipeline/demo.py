@@ -624,6 +624,12 @@ def _declaration_lines(seed: int, base: pl.DataFrame, providers: pl.DataFrame, a
     vol_min = np.round(x * 60 / 15).astype(np.int64) * 15
     vol_min = np.where(unclipped, vol_min, np.minimum(vol_min, (np.nan_to_num(mx) * 60).astype(np.int64)))
     vol = np.where(in_minutes, vol_min, vol)
+    # no provider declares more than 24 hours a day: cap time units at the days of the period
+    days_p = am["p1"].to_numpy() - am["p0"].to_numpy() + 1
+    per_day = np.select(
+        [in_minutes, unit == "04", unit == "16", unit == "14"], [1440, 24, 6, 1], default=np.iinfo(np.int64).max // 4096
+    )
+    vol = np.minimum(vol, days_p * per_day)
     # frequency 6 (total) and budget allocations: spread over the days of the allocation
     s, e = am["start"].to_numpy(), am["end_eff"].to_numpy()
     share = (am["p1"].to_numpy() - am["p0"].to_numpy() + 1) / np.maximum(e - s + 1, 1)
