@@ -1,0 +1,84 @@
+"""Exports: every marts table as Parquet, for readers that cannot wait for a run to finish.
+
+DuckDB allows one writing process per file, and while a run writes no other process can open the
+warehouse, not even read-only. Readers (a notebook, Excel via Power Query, a BI tool) read the
+Parquet copies under ``<data>/exports/marts/<table>.parquet`` instead. Each file is written to a
+temporary name in the same folder, flushed to disk and renamed over the old one, so a reader sees
+either the previous complete file or the new complete file, never a half-written one.
+"""
+
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.assets.sql_assets import sql_names
+from pipeline.resources import DataFolders, Warehouse
+
+TMP_PREFIX = ".tmp-"
+
+
+def export_dir(folders: DataFolders) -> Path:
+    return Path(folders.root) / "exports" / "marts"
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def export_marts(conn, out_dir: Path) -> dict[str, int]:
+    """Write every marts.* table to ``out_dir/<table>.parquet`` atomically; return row counts.
+
+    Rows are sorted (``order by all``) so an unchanged table gives an identical file. Files of
+    tables that no longer exist and temporary files left by an interrupted run are removed.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = [
+        row[0]
+        for row in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+        ).fetchall()
+    ]
+    for stale in out_dir.glob(f"{TMP_PREFIX}*"):
+        stale.unlink(missing_ok=True)
+    rows: dict[str, int] = {}
+    for table in tables:
+        target = out_dir / f"{table}.parquet"
+        tmp = out_dir / f"{TMP_PREFIX}{table}.{os.getpid()}.parquet"
+        ident = '"' + table.replace('"', '""') + '"'
+        conn.sql(f"select * from marts.{ident} order by all").write_parquet(str(tmp))
+        _fsync(tmp)
+        os.replace(tmp, target)
+        rows[table] = conn.execute(f"select count(*) from marts.{ident}").fetchall()[0][0]
+    for old in out_dir.glob("*.parquet"):
+        if old.stem not in rows and not old.name.startswith(TMP_PREFIX):
+            old.unlink(missing_ok=True)
+    _fsync(out_dir)
+    return rows
+
+
+@dg.asset(
+    key=["exports", "marts_parquet"],
+    group_name="exports",
+    deps=[dg.AssetKey(["marts", n]) for n in sql_names("marts")],
+    kinds={"parquet"},
+)
+def marts_parquet(context: dg.AssetExecutionContext, warehouse: Warehouse, folders: DataFolders) -> dg.MaterializeResult:
+    """Every marts table as <data>/exports/marts/<table>.parquet, replaced atomically (temp file
+    and rename), so readers can read the figures while a run holds the DuckDB file."""
+    out_dir = export_dir(folders)
+    with warehouse.connect() as conn:
+        rows = export_marts(conn, out_dir)
+    context.log.info(f"exported {len(rows)} marts tables to {out_dir}")
+    return dg.MaterializeResult(
+        metadata={
+            "folder": dg.MetadataValue.path(str(out_dir)),
+            "tables": len(rows),
+            "rows": dg.MetadataValue.json(rows),
+        }
+    )
