@@ -458,9 +458,8 @@ def _allocations(seed: int, scale: float, as_of: date, providers: pl.DataFrame, 
     decided_sec = decided_day * 86400 + rng.integers(8 * 3600, 17 * 3600, n)
 
     muni = client_muni[a_client]
-    # allocation number: unique per municipality and law, e.g. 0361W0001234
+    # allocation number: a number (LDT_Nummer, at most 9 digits), unique over the region
     seq = np.arange(n)
-    law_letter = np.where(law == "wmo", "W", "J")
 
     base = pl.DataFrame({
         "aid": seq,
@@ -482,7 +481,7 @@ def _allocations(seed: int, scale: float, as_of: date, providers: pl.DataFrame, 
         "end": end,
         "decided_sec": decided_sec,
     }).with_columns(
-        (_take(muni_codes, muni) + pl.Series(law_letter) + _str_from_int(pl.col("aid") + 1, 7)).alias("allocation_number")
+        (pl.col("aid") + 1).cast(pl.String).alias("allocation_number")
     )
 
     # versions: extensions (04), shortenings (05), deletions (13)
@@ -721,8 +720,8 @@ def _build_declarations(seed: int, base: pl.DataFrame, providers: pl.DataFrame, 
         pl.Series("code", code_s), pl.Series("tariff_out", tariff_e), pl.Series("amount_out", amount_e),
         pl.Series("product_out", prod_e),
         pl.when(pl.Series(err_unit)).then(pl.lit("14")).otherwise(pl.col("line_unit")).alias("unit_out"),
-        pl.when(pl.Series(err_alloc)).then(pl.col("allocation_number").str.slice(0, 5) + "X"
-                                           + pl.col("allocation_number").str.slice(6))
+        # a line on an allocation the municipality does not know (rejected with 9338)
+        pl.when(pl.Series(err_alloc)).then(pl.lit("9") + pl.col("allocation_number").str.zfill(7))
         .otherwise(pl.col("allocation_number")).alias("alloc_out"), pl.lit("D").alias("dc"), pl.lit("base").alias("kind"),
         pl.lit(-1, pl.Int64).alias("src"), pl.lit(0, pl.Int64).alias("msg_seq"),
     ).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("lid"))
@@ -884,9 +883,11 @@ def _declarations_frame(lines: pl.DataFrame, providers: pl.DataFrame) -> pl.Data
         "provider_agb": agb,
         "municipality_code": muni,
         "law": lines["law"],
-        "message_id": law_short + "323-" + muni + "-" + ym + "-" + _str_from_series(seq + 1, 2),
-        "declaration_number": "D" + law_short.str.slice(0, 1) + ym + "-" + muni
-                              + pl.Series(np.where(seq.to_numpy() > 0, "-2", "")),
+        # at most 12 characters (iWmo BerichtIdentificatie), e.g. W2501036101
+        "message_id": law_short.str.slice(0, 1) + ym.str.slice(2) + muni + _str_from_series(seq + 1, 2),
+        # alphanumeric, at most 12 characters (LDT_IdentificatieDeclaratie), e.g. DW25010361
+        "declaration_number": "D" + law_short.str.slice(0, 1) + ym.str.slice(2) + muni
+                              + pl.Series(np.where(seq.to_numpy() > 0, "B", "")),
         "declaration_period_start": _dates(month_start(lines["dm"].to_numpy()), "declaration_period_start"),
         "declaration_period_end": _dates(month_end(lines["dm"].to_numpy()), "declaration_period_end"),
         "declared_on": _dates(lines["declared"].to_numpy(), "declared_on"),
@@ -929,10 +930,11 @@ def _answers_frame(seed: int, lines: pl.DataFrame, msgs: pl.DataFrame, decl: pl.
     per_msg = ld.group_by("provider_agb", "municipality_code", "law", "message_id", "answered").agg(
         (pl.col("code") != "").any().alias("any_rejected"), pl.col("void").first().alias("void"),
     ).sort("provider_agb", "message_id")
-    void_code = np.where(rng.random(per_msg.height) < 0.5, "0001", "9333")
+    # codes as the 325 carries them: the header's code, then the DeclaratieAntwoord's (IV087)
+    void_code = np.where(rng.random(per_msg.height) < 0.5, "0001", "0200,9333")
     msg_rows = per_msg.with_columns(
         pl.when(pl.col("void")).then(pl.Series(void_code))
-        .when(pl.col("any_rejected")).then(pl.lit("0200")).otherwise(pl.lit("8001")).alias("return_codes"),
+        .when(pl.col("any_rejected")).then(pl.lit("0200")).otherwise(pl.lit("0200,8001")).alias("return_codes"),
         pl.lit(None, pl.String).alias("reference_number"),
     )
     line_rows = rejected.select("provider_agb", "municipality_code", "law", "message_id", "answered",
@@ -1350,10 +1352,10 @@ def _inject_bad_rows(seed: int, frames: dict[str, pl.DataFrame]) -> tuple[dict[s
     ka = max(2, round(alloc.height * 0.0003))
     src = alloc[rng.choice(alloc.height, 2 * ka, replace=False)].filter(pl.col("end_date").is_not_null())
     swapped = src.head(ka).with_columns(
-        (pl.col("allocation_number").str.slice(0, 5) + "E" + pl.col("allocation_number").str.slice(6)).alias("allocation_number"),
+        (pl.lit("E") + pl.col("allocation_number")).alias("allocation_number"),
         (pl.col("start_date") - pl.duration(days=10)).alias("end_date"), pl.lit(None, pl.String).alias("change_reason"))
     unknown_cat = src.tail(ka).with_columns(
-        (pl.col("allocation_number").str.slice(0, 5) + "K" + pl.col("allocation_number").str.slice(6)).alias("allocation_number"),
+        (pl.lit("K") + pl.col("allocation_number")).alias("allocation_number"),
         pl.lit("99").alias("product_category"), pl.lit(None, pl.String).alias("change_reason"))
     frames["allocations"] = pl.concat([alloc, swapped, unknown_cat])
     for f, defect in ((swapped, "end_before_start"), (unknown_cat, "unknown_product_category")):
@@ -1495,6 +1497,82 @@ def _write_dutch(df: pl.DataFrame, path: Path) -> None:
     path.write_bytes(text.write_csv(separator=";", line_terminator="\r\n").encode("cp1252"))
 
 
+XML_PROVIDER_EVERY = 6  # every sixth Wmo/Jeugd provider ...
+XML_MUNICIPALITY = "0399"  # ... exchanges iWmo/iJw XML messages with this municipality
+
+
+def split_xml_traffic(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
+    """Split allocations, declarations, answers and care events into the part that a few providers
+    exchange as iWmo/iJw 3.2 XML messages and the part that stays in tabular exports.
+
+    The XML traffic is that between every XML_PROVIDER_EVERY-th provider (by AGB) and the
+    municipality XML_MUNICIPALITY (a 301 holds one client, so the route costs a file per client
+    and provider; one municipality keeps it at a few hundred messages). Deliberately bad rows stay
+    tabular (they would fail the XSD and refuse a whole message), and so does every declaration
+    message holding one, or holding a debit whose credit is declared in a tabular message (the
+    tabular files load first, and a credit must find its debit).
+    """
+    decl = frames["declarations"]
+    agbs = decl.select(pl.col("provider_agb").unique().sort())["provider_agb"]
+    xml_agbs = agbs.gather_every(XML_PROVIDER_EVERY).implode()
+    bad = frames["bad_rows"]
+    bad_refs = bad.filter(pl.col("kind") == "declarations")["reference_number"].implode()
+    bad_allocs = bad.filter(pl.col("kind") == "allocations")["reference_number"].implode()
+    candidate = pl.col("provider_agb").is_in(xml_agbs) & (pl.col("municipality_code") == XML_MUNICIPALITY)
+
+    key = ["provider_agb", "message_id"]
+    tainted = decl.filter(~candidate | pl.col("reference_number").is_in(bad_refs)).select(key).unique()
+    for _ in range(5):  # move back messages whose debits are credited from tabular messages
+        tabular = decl.join(tainted, on=key, how="semi")
+        credited = tabular.filter(pl.col("debit_credit") == "C").select(
+            "provider_agb", pl.col("previous_reference_number").alias("reference_number"))
+        more = decl.join(credited, on=["provider_agb", "reference_number"], how="semi").select(key).unique()
+        grown = pl.concat([tainted, more]).unique()
+        if grown.height == tainted.height:
+            break
+        tainted = grown
+    xml_decl = decl.join(tainted, on=key, how="anti")
+    answers = frames["answers"]
+    xml_messages = xml_decl.select(key).unique()
+    xml_answers = answers.join(xml_messages, on=key, how="semi")
+
+    alloc = frames["allocations"]
+    alloc_xml = (candidate & ~pl.col("allocation_number").is_in(bad_allocs)
+                 & pl.col("allocation_number").str.contains(r"^\d+$"))
+    events = frames["care_events"]
+    xml = {
+        "allocations": alloc.filter(alloc_xml),
+        "declarations": xml_decl,
+        "answers": xml_answers,
+        "care_events": events.filter(candidate),
+    }
+    rest = dict(frames)
+    rest["allocations"] = alloc.filter(~alloc_xml)
+    rest["declarations"] = decl.join(xml_messages, on=key, how="anti")
+    rest["answers"] = answers.join(xml_messages, on=key, how="anti")
+    rest["care_events"] = events.filter(~candidate)
+    return xml, rest
+
+
+def write_xml(xml: dict[str, pl.DataFrame], folder: Path) -> list[Path]:
+    """Write the XML part of the traffic as 301, 305/307, 323 and 325 messages."""
+    from pipeline.ingest.iwmo_writer import write_messages
+
+    paths: list[Path] = []
+    # message ids are unique per sender, so each provider's messages are written on their own
+    agbs = xml["declarations"]["provider_agb"].unique().sort().to_list()
+    for agb, law in ((a, law) for a in agbs for law in ("wmo", "jeugd")):
+        part = {kind: frame.filter((pl.col("law") == law) & (pl.col("provider_agb") == agb))
+                for kind, frame in xml.items()}
+        for kind in ("allocations", "care_events", "declarations"):
+            if part[kind].height:
+                paths += write_messages(kind, part[kind].select(COLUMNS[kind]), folder, law=law)
+        if part["answers"].height:
+            paths += write_messages("answers", part["answers"].select(COLUMNS["answers"]), folder, law=law,
+                                    declarations=part["declarations"].select(COLUMNS["declarations"]))
+    return paths
+
+
 def write_frames(frames: dict[str, pl.DataFrame], out_dir: Path) -> dict[str, list[str]]:
     """Write every frame to its files under out_dir; return the files written per kind."""
     out_dir = Path(out_dir)
@@ -1503,6 +1581,10 @@ def write_frames(frames: dict[str, pl.DataFrame], out_dir: Path) -> dict[str, li
 
     def add(kind: str, path: Path) -> None:
         files.setdefault(kind, []).append(path.relative_to(out_dir).as_posix())
+
+    xml, frames = split_xml_traffic(frames)
+    for path in write_xml(xml, inbox / "iwmo"):
+        add("iwmo", path)
 
     # allocations: one file per municipality per month of decided_on (one municipality as XLSX)
     alloc = frames["allocations"].with_columns(_month_key(pl.col("decided_on")).alias("_m"))

@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import secrets
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -91,17 +92,23 @@ def pseudonymise(frame: pl.DataFrame, key: bytes, column: str = "client_bsn") ->
     padded = padded.ljust(_BLOCK, b"\0")
     ipad = bytes(b ^ 0x36 for b in padded)
     opad = bytes(b ^ 0x5C for b in padded)
-    con = duckdb.connect(":memory:")
+    con = _hmac_connection()
+    con.register("_values", frame.select(pl.col(column).alias("v")))
     try:
-        con.register("_values", frame.select(pl.col(column).alias("v")))
         result = con.sql(
             "select case when v is null then null "
             "else sha256($o || unhex(sha256($i || encode(v)))) end as client_id from _values",
             params={"i": ipad, "o": opad},
         ).pl()
     finally:
-        con.close()
+        con.unregister("_values")
     return result["client_id"]
+
+
+@cache
+def _hmac_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for the HMAC, apart from the warehouse: BSNs never reach its file."""
+    return duckdb.connect(":memory:")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ declarations, 325 answers). Messages that are no 301/305/307/323/325 are refused
 
 import datetime as dt
 import re
+from functools import cache
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +23,7 @@ from pipeline.privacy import load_key
 from pipeline.resources import DataFolders, Warehouse
 from pipeline.schemas import INBOX_KINDS, REFERENCE_KINDS, dtypes
 
+XML_BATCH = 500  # messages validated together (each still committed on its own)
 TABULAR_SUFFIXES = {".csv", ".parquet", ".xlsx", ".txt"}
 _MESSAGE_KIND = {"301": "allocations", "305": "care_events", "307": "care_events", "323": "declarations", "325": "answers"}
 _NAMESPACE = re.compile(rb"istandaarden\.nl/(?:iwmo|ijw)/3_2/(?:wmo|jw)(\d{3})/schema")
@@ -41,11 +43,15 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
+@cache
+def _canonical_profile():
+    return next(p for p in load_profiles() if p.is_canonical)
+
+
 def _xml_reader(path: Path, kind: str):
     from pipeline.ingest.iwmo import MessageRefused, read_message
-    from pipeline.ingest.tabular import load_profiles as _profiles
 
-    canonical = [p for p in _profiles() if p.is_canonical][0]
+    canonical = _canonical_profile()
 
     def read():
         try:
@@ -78,10 +84,10 @@ def load_kind(conn, kind: str, folders: DataFolders, today: dt.date, log=None) -
     for path in tabular:
         report.files.append(loader.load_tabular(path, path.relative_to(base).as_posix(), profiles))
     if kind not in REFERENCE_KINDS:
-        for path in _files(folders.inbox / "iwmo"):
-            if message_kind(path) == kind:
-                source = path.relative_to(base).as_posix()
-                report.files.append(loader.load_rows(path, source, _xml_reader(path, kind), route="xml"))
+        messages = [p for p in _files(folders.inbox / "iwmo") if message_kind(p) == kind]
+        for start in range(0, len(messages), XML_BATCH):
+            batch = [(p, p.relative_to(base).as_posix(), _xml_reader(p, kind)) for p in messages[start:start + XML_BATCH]]
+            report.files.extend(loader.load_batch(batch, route="xml"))
     return report
 
 

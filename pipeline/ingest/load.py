@@ -68,6 +68,17 @@ class FileResult:
 
 
 @dataclass
+class _Pending:
+    """A file read and waiting to be validated and committed."""
+
+    path: Path
+    source_file: str
+    digest: str
+    text: pl.DataFrame
+    profile: Profile
+
+
+@dataclass
 class KindReport:
     kind: str
     files: list[FileResult] = field(default_factory=list)
@@ -164,9 +175,24 @@ class Loader:
         """Load a file through any reader returning (text frame with source_row, profile)."""
         return self._load(path, source_file, read, route)
 
+    def load_batch(self, items: list[tuple[Path, str, object]], route: str) -> list[FileResult]:
+        """Load many small files (iWmo messages) with one validation and one pseudonymisation
+        pass over all their rows; each file still gets its own transaction."""
+        prepared = [self._prepare(path, source_file, read) for path, source_file, read in items]
+        pending = [p for p in prepared if isinstance(p, _Pending)]
+        done = iter(self._finish(pending, route))
+        return [next(done) if isinstance(p, _Pending) else p for p in prepared]
+
     # -- internals ----------------------------------------------------------------------------
 
     def _load(self, path: Path, source_file: str, read, route: str) -> FileResult:
+        prepared = self._prepare(path, source_file, read)
+        if isinstance(prepared, FileResult):
+            return prepared
+        return self._finish([prepared], route)[0]
+
+    def _prepare(self, path: Path, source_file: str, read) -> "FileResult | _Pending":
+        """Skip unchanged and duplicate files, refuse unreadable ones, read the rest."""
         digest = sha256_of(path)
         prev = fetch_one(
             self.conn,
@@ -194,16 +220,40 @@ class Loader:
         except Exception as exc:  # an input no reader foresaw: refuse the file, never stop the run
             return self._refuse(path, source_file, digest, FileRefused(
                 "unreadable", f"the file cannot be read: {type(exc).__name__}: {exc}"))
-        typed, cast_errors = cast(text, self.kind, profile)
+        return _Pending(path, source_file, digest, text, profile)
+
+    def _finish(self, pending: list["_Pending"], route: str) -> list[FileResult]:
+        """Cast, validate and pseudonymise the rows of all pending files at once (rows get a
+        running id meanwhile), then commit file by file."""
+        if not pending:
+            return []
+        texts = [
+            p.text.with_columns(_file=pl.lit(i, dtype=pl.Int32), _row=pl.col("source_row"))
+            for i, p in enumerate(pending)
+        ]
+        text = pl.concat(texts).with_columns(source_row=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
+        origin = text.select("source_row", "_file", "_row")
+        text = text.drop("_file", "_row")
+        typed, cast_errors = cast(text, self.kind, pending[0].profile)
         good, errors = validate(typed, self.kind, self.today, cast_errors)
         good = self._pseudonymise(good)
-        result = FileResult(source_file, "loaded", rows_received=text.height)
         # JSON records only for the rows that failed, not for the whole file
         failed = text.filter(pl.col("source_row").is_in(errors["source_row"].implode()))
         quarantine = errors.join(_records(failed), on="source_row", how="left")
-        self._commit(path, source_file, digest, result, good.with_columns(
-            source_file=pl.lit(source_file), route=pl.lit(route)), quarantine)
-        return result
+
+        def restore(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.join(origin, on="source_row").with_columns(source_row=pl.col("_row")).drop("_row")
+
+        good, quarantine = restore(good), restore(quarantine)
+        results = []
+        for i, p in enumerate(pending):
+            result = FileResult(p.source_file, "loaded", rows_received=p.text.height)
+            rows = good.filter(pl.col("_file") == i).drop("_file")
+            self._commit(p.path, p.source_file, p.digest, result, rows.with_columns(
+                source_file=pl.lit(p.source_file), route=pl.lit(route)),
+                quarantine.filter(pl.col("_file") == i).drop("_file"))
+            results.append(result)
+        return results
 
     def _pseudonymise(self, good: pl.DataFrame) -> pl.DataFrame:
         if "client_bsn" not in good.columns:
@@ -248,13 +298,14 @@ class Loader:
         conn = self.conn
         conn.execute("begin transaction")
         try:
-            # raw rows exist only for files in the manifest (both are written in this one
-            # transaction), so a new file skips the delete, which scans the whole raw table
+            # raw and quarantine rows exist only for files in the manifest (all are written in
+            # this one transaction), so a new file skips the deletes (one scans the raw table)
             known = fetch_one(conn, "select count(*) from raw.manifest where source_file = ?", [source_file])[0]
-            if self.kind in MODELS and known:
-                conn.execute(f"delete from raw.{self.kind} where source_file = ?", [source_file])
-            conn.execute("delete from raw.quarantine where source_file = ?", [source_file])
-            conn.execute("delete from raw.manifest where source_file = ?", [source_file])
+            if known:
+                if self.kind in MODELS:
+                    conn.execute(f"delete from raw.{self.kind} where source_file = ?", [source_file])
+                conn.execute("delete from raw.quarantine where source_file = ?", [source_file])
+                conn.execute("delete from raw.manifest where source_file = ?", [source_file])
             if good is not None:
                 self._insert_rows(good, result)
             if quarantine is not None and quarantine.height:
