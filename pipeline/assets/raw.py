@@ -33,6 +33,8 @@ def message_kind(path: Path) -> str:
     """The raw kind of an XML message, sniffed from its namespace; 'unrecognised' otherwise."""
     with path.open("rb") as handle:
         head = handle.read(4096)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a byte order mark
+        head = head.decode("utf-16", errors="ignore").encode("utf-8")
     match = _NAMESPACE.search(head)
     return _MESSAGE_KIND.get(match.group(1).decode(), "unrecognised") if match else "unrecognised"
 

@@ -232,7 +232,10 @@ def _identify(path: Path) -> tuple[str, str]:
         raise MessageRefused("xml_unparseable", "the file contains no XML element")
     if root.getroottree().docinfo.doctype:
         raise MessageRefused("xml_forbidden_entity", "the file declares a DOCTYPE (DTD or entities)")
-    qname = etree.QName(root)
+    try:
+        qname = etree.QName(root)
+    except ValueError as exc:  # e.g. a root element with an undeclared prefix
+        raise MessageRefused("xml_unparseable", f"the root element is not a valid XML name: {exc}") from None
     match = _NAMESPACE_RE.match(qname.namespace or "")
     if qname.localname != "Bericht" or match is None:
         raise MessageRefused(

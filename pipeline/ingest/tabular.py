@@ -9,7 +9,6 @@ return every column as text with canonical names; ``cast`` turns them into the t
 from __future__ import annotations
 
 import fnmatch
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,8 +94,11 @@ def _read_raw(path: Path, profile: Profile) -> pl.DataFrame:
                 f"the file is not valid {encoding} (byte {exc.start}); "
                 f"profile '{profile.name}' expects {encoding}",
             ) from None
+        # Decoding above checks the encoding; Polars parses UTF-8 bytes about four times faster
+        # than a text stream, so hand it bytes (the original ones when they are UTF-8 already).
+        utf8 = encoding in ("utf-8", "utf8", "utf-8-sig") and not data.startswith(b"\xef\xbb\xbf")
         return pl.read_csv(
-            io.StringIO(text),
+            data if utf8 else text.encode("utf-8"),
             separator=opts.get("separator", ","),
             infer_schema=False,
             has_header=True,
@@ -208,7 +210,9 @@ def cast(frame: pl.DataFrame, kind: str, profile: Profile) -> tuple[pl.DataFrame
                 frame.filter(bad).select(
                     "source_row",
                     reason_code=pl.lit("invalid_type"),
-                    reason_text=pl.format(f"column {col}: '{{}}' is not {what}", pl.col(col)),
+                    # concat_str, not pl.format: polars 2.1 panics ("i < self.len()") in
+                    # pl.format over a filtered frame holding long strings of the CSV reader
+                    reason_text=pl.concat_str([pl.lit(f"column {col}: '"), pl.col(col), pl.lit(f"' is not {what}")]),
                 )
             )
     errors = pl.concat(failures) if failures else pl.DataFrame(

@@ -29,10 +29,12 @@ def _pandera_errors(typed: pl.DataFrame, kind: str) -> pl.DataFrame:
         rows = typed["source_row"]
         return cases.select(
             source_row=pl.col("index").map_batches(lambda s: rows.gather(s), return_dtype=pl.Int64),
-            reason_code=pl.format("invalid_{}", pl.col("column")),
+            # concat_str, not pl.format, which panics in polars 2.1 on some long strings
+            reason_code=pl.concat_str([pl.lit("invalid_"), pl.col("column")]),
             reason_text=pl.when(pl.col("column") == "client_bsn")
-            .then(pl.format("column {}: fails {}", pl.col("column"), pl.col("check")))
-            .otherwise(pl.format("column {}: '{}' fails {}", pl.col("column"), pl.col("failure_case"), pl.col("check"))),
+            .then(pl.concat_str([pl.lit("column "), pl.col("column"), pl.lit(": fails "), pl.col("check")]))
+            .otherwise(pl.concat_str([pl.lit("column "), pl.col("column"), pl.lit(": '"), pl.col("failure_case"),
+                                      pl.lit("' fails "), pl.col("check")])),
         )
     return pl.DataFrame(schema=ERROR_SCHEMA)
 
