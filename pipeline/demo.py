@@ -48,7 +48,7 @@ SYNTHETIC_NOTICE = (
 )
 
 DATA_START = date(2025, 1, 1)
-ALLOC_START_MIN = date(2024, 6, 1)  # allocations running into the data window start from here
+ALLOC_START_MIN = date(2025, 1, 1)  # the exports cover 2025 on: no allocation months without data
 LAST_YEAR_END = date(2026, 12, 31)  # months are expanded to here to size budgets and ceilings
 EPOCH = date(1970, 1, 1)
 MONTH_BASE = np.datetime64("2025-01", "M")  # month index 0 = January 2025

@@ -593,6 +593,18 @@ def test_band_hours_from_declarations_window_and_short_allocations():
     assert b["band_class"] == "below"
 
 
+def test_output_band_allocation_without_any_hour_measure_is_left_out():
+    # Declared in stuks (unit 82, no hours) and no registered hours: nothing says how many hours
+    # were delivered, so the allocation is not placed in the band (it would read as 0 h, below).
+    conn = build(
+        [band_alloc("STUKS", D(2025, 1, 1), D(2025, 4, 30)), band_alloc("HOURS", D(2025, 1, 1), D(2025, 4, 30))],
+        [line("STUKS", D(2025, 1, 10), 1), line("HOURS", D(2025, 1, 10), 1, hours=8)],
+        as_of=D(2025, 5, 31),
+        products=BAND_PRODUCTS,
+    )
+    assert [r["allocation_number"] for r in rows(conn, "select * from marts.band_utilisation")] == ["HOURS"]
+
+
 @pytest.mark.parametrize(
     ("hours", "expected_class"),
     # 10 weeks, band 2-4: r = hours / 10; q < 1/3 low, < 2/3 mid, else high; q = 1/3 exactly is mid
@@ -753,7 +765,7 @@ def test_exactly_one_row_per_key():
             band_alloc("K2", D(2025, 1, 1), None),
         ],
         [line("K1", D(2025, 1, 20), 5, period_end=D(2025, 3, 2)), line("K1", D(2025, 1, 3), 2),
-         line("K1", D(2025, 1, 3), 2, credit=True), line("K2", D(2025, 2, 3), 1),
+         line("K1", D(2025, 1, 3), 2, credit=True), line("K2", D(2025, 2, 3), 1, hours=3),
          line("K1", D(2025, 2, 3), 1, law="jeugd")],
         as_of=D(2025, 6, 30),
         products=BAND_PRODUCTS,

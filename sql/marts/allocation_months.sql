@@ -108,7 +108,8 @@ realisation as (
         sum(hours * share) filter (where status_as_of = 'approved') as approved_hours,
         sum(hours * share) as declared_hours,
         count(*) filter (where status_as_of = 'approved') as approved_lines,
-        count(*) as declared_lines
+        count(*) as declared_lines,
+        count(*) filter (where hours is not null) as hour_lines
     from line_shares
     group by municipality_code, law, allocation_number, month
 
@@ -125,7 +126,9 @@ joined as (
         cast(coalesce(realisation.approved_hours, 0) as double) as approved_hours,
         cast(coalesce(realisation.declared_hours, 0) as double) as declared_hours,
         cast(coalesce(realisation.approved_lines, 0) as integer) as approved_lines,
-        cast(coalesce(realisation.declared_lines, 0) as integer) as declared_lines
+        cast(coalesce(realisation.declared_lines, 0) as integer) as declared_lines,
+        -- lines declared in hour units (minutes, hours, dagdelen): they measure hours
+        cast(coalesce(realisation.hour_lines, 0) as integer) as hour_lines
     from months_to_date
     left join realisation
         on months_to_date.municipality_code = realisation.municipality_code
@@ -164,6 +167,7 @@ final as (
         approved_hours,
         declared_hours,
         approved_lines,
+        hour_lines,
         declared_lines,
         cast(delivered_volume / nullif(max_volume, 0) as double) as utilisation,
         cast(coalesce(delivered_volume > max_volume, false) as boolean) as period_overshoot,

@@ -36,10 +36,12 @@ mature_allocations as (
         provider_agb,
         product_category,
         product_code,
+        unit,
         start_date,
         end_date,
         max(month) as last_mature_month,
-        sum(declared_hours) as declared_hours
+        sum(declared_hours) as declared_hours,
+        sum(hour_lines) as hour_lines
     from allocation_months
     where is_mature
     group by
@@ -50,6 +52,7 @@ mature_allocations as (
         provider_agb,
         product_category,
         product_code,
+        unit,
         start_date,
         end_date
 
@@ -155,6 +158,13 @@ rates as (
         and registered.law = banded.law
         and registered.allocation_number = banded.allocation_number
     where banded.days_in_window >= 28
+        -- an hour measure must exist: registered hours, or declarations in hour units; an output
+        -- product declared in stuks without registered hours says nothing about hours
+        and (
+            registered.registered_hours is not null
+            or banded.hour_lines > 0
+            or banded.unit in ('01', '04', '16')
+        )
 
 ),
 
