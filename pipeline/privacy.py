@@ -9,6 +9,7 @@ the file named by ZORG_PSEUDONYM_KEY_FILE (default ``~/.config/zorgbudget/pseudo
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import re
@@ -108,7 +109,9 @@ def pseudonymise(frame: pl.DataFrame, key: bytes, column: str = "client_bsn") ->
 @cache
 def _hmac_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB for the HMAC, apart from the warehouse: BSNs never reach its file."""
-    return duckdb.connect(":memory:")
+    conn = duckdb.connect(":memory:")
+    atexit.register(conn.close)
+    return conn
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import gc
 import itertools
 import json
 import tempfile
@@ -34,7 +35,7 @@ from pipeline.ingest.tabular import load_profiles
 TODAY = dt.date(2026, 1, 1)
 KEY = b"hostile-test-key"
 MARKER = "MARKER-7f3a-never-read"
-EXAMPLE_323 = Path(__file__).resolve().parents[2] / "shared" / "reference" / "iwmo" / "iwmo-3.2" / "examples" / "WMO323.xml"
+EXAMPLE_323 = Path(__file__).resolve().parent / "fixtures" / "iwmo-examples" / "WMO323.xml"
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 COLUMNS = [
@@ -110,12 +111,24 @@ def declaration_rows(draw, marker_file: Path) -> list[dict[str, str]]:
     return rows
 
 
+OPEN: list[duckdb.DuckDBPyConnection] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_connections():
+    yield
+    while OPEN:
+        OPEN.pop().close()
+    gc.collect()  # hypothesis keeps frames of examples in cycles; free their DuckDB objects now
+
+
 class Warehouse:
     """One DuckDB file and inbox for all examples of a test; every example loads a new file."""
 
     def __init__(self, root: Path):
         self.root = root
         self.conn = duckdb.connect(str(root / "w.duckdb"))
+        OPEN.append(self.conn)
         self.profiles = load_profiles()
         self.counter = itertools.count()
 
@@ -430,8 +443,6 @@ def xml_escape(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def example_323() -> str:
-    if not EXAMPLE_323.exists():
-        pytest.skip("iWmo reference examples not available")
     return EXAMPLE_323.read_text(encoding="utf-8")
 
 

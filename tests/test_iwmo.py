@@ -22,7 +22,7 @@ from pipeline.ingest.iwmo import (
 from pipeline.ingest.iwmo_writer import write_messages
 from pipeline.paths import XSD_DIR
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "iwmo" / "iwmo-3.2" / "examples"
+EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "iwmo-examples"  # copies of the reference examples
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "iwmo"
 
 

@@ -139,7 +139,8 @@ def excel_text(path: Path) -> str:
 
 
 def test_no_bsn_and_no_key_anywhere_after_a_full_run_on_demo_data(tmp_path, monkeypatch, capfd):
-    demo = pytest.importorskip("pipeline.demo")
+    from pipeline import demo
+
     root = tmp_path / "data"
     demo.generate(root, seed=11, scale=0.01, as_of=dt.date.fromisoformat(AS_OF))
     compact_demo(root)
