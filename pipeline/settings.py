@@ -30,6 +30,11 @@ class MetricSettings(dg.ConfigurableResource):
     alert_share_high: float = Field(default=0.9, description="Ceiling share that raises alert '90'.")
     cak_rule: str = Field(default="A", description="CAK period rule (A, B or C) when no cak_periods table is given.")
     language: str = Field(default="nl", description="Report language: nl or en.")
+    min_cell_clients: int = Field(
+        default=0,
+        description="Small-cell suppression for reports that leave the organisation: blank figures "
+        "resting on fewer clients than this and leave out lists per allocation (0 = off; 5 is usual).",
+    )
 
     def as_of_date(self, latest_data_day: dt.date | None) -> dt.date:
         """The effective as_of: the setting, or the end of the month of the latest data day."""

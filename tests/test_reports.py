@@ -388,3 +388,36 @@ def test_missing_mart_or_column_is_a_clear_error(tmp_path):
     with pytest.raises(LookupError, match="marts.rejections does not exist"):
         write_reports(conn, tmp_path, as_of=AS_OF)
     assert empty_frame("rejections").columns[:3] == ["provider_agb", "municipality_code", "month"]
+
+
+# ------------------------------------------------------------------------- small-cell suppression
+
+
+def test_small_cell_suppression_blanks_small_groups_and_drops_allocation_lists(tmp_path):
+    from pipeline.reports.data import read_report_data
+    from pipeline.reports.writer import suppress_small_cells
+
+    conn = duckdb.connect()
+    create_report_marts(conn)
+    data = read_report_data(conn, AS_OF)
+    # fixture months k = 1..10 have 40 + k clients: with a threshold of 45, k = 1..4 are blanked
+    hours = suppress_small_cells(data, 45)["hours_per_client_month"]
+    assert hours.filter(pl.col("hours").is_null()).height == 4 * 6  # 4 months x 6 providers
+    assert hours.filter(pl.col("hours").is_null())["clients"].null_count() == 24
+    assert hours.filter(pl.col("hours").is_not_null())["clients"].min() == 45
+    paths = write_reports(conn, tmp_path, as_of=AS_OF, min_cell_clients=5)
+    conn.close()
+    allocations = data["allocation_totals"]["allocation_number"].to_list()
+    assert allocations
+    for path in paths:
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as z:
+                text = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+        elif path.suffix == ".html":
+            text = path.read_text(encoding="utf-8")
+        else:
+            continue
+        for number in allocations:
+            assert f">{number}<" not in text and f'"{number}"' not in text, (path.name, number)
+    assert "Kleine aantallen (minder dan 5 cliënten) zijn onderdrukt" in (tmp_path / "index.html").read_text(
+        encoding="utf-8")

@@ -26,7 +26,8 @@ def reports(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: M
     out_dir.mkdir(parents=True, exist_ok=True)
     with warehouse.connect() as conn:
         as_of = resolve_as_of(conn, settings)
-        paths = write_reports(conn, out_dir, as_of=as_of, language=settings.language)
+        paths = write_reports(conn, out_dir, as_of=as_of, language=settings.language,
+                              min_cell_clients=settings.min_cell_clients or None)
     context.log.info(f"wrote {len(paths)} report files to {out_dir}")
     return dg.MaterializeResult(
         metadata={

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import html
 import re
@@ -77,7 +79,10 @@ LIST_COLUMNS: dict[str, tuple[C, ...]] = {
 class _Context:
     """The frames every report page draws on, derived once from the read data."""
 
-    def __init__(self, data: ReportData, lang: str) -> None:
+    def __init__(self, data: ReportData, lang: str, min_cell_clients: int | None = None) -> None:
+        self.min_cell_clients = min_cell_clients
+        if min_cell_clients:
+            data = suppress_small_cells(data, min_cell_clients)
         self.data, self.lang, self.as_of = data, lang, data.as_of
         self.year = data.as_of.year
         self.months_year = T.months_in_year(data["allocation_months"], data.as_of)
@@ -110,6 +115,8 @@ class _Context:
             "hours_agreement": agreement,
             "late": T.late_list(self.timeliness, lang),
         }
+        if self.min_cell_clients:  # a row per allocation is a row per client: left out
+            frames = {k: f.clear() if k in ALLOCATION_LISTS else f for k, f in frames.items()}
         return {
             key: FollowUpList(key, SHEETS[key][0 if lang == "nl" else 1], frame, LIST_COLUMNS[key])
             for key, frame in frames.items()
@@ -120,19 +127,21 @@ class _Context:
 
 
 def write_reports(conn: duckdb.DuckDBPyConnection, out_dir: Path, *, as_of: dt.date,
-                  language: str = "nl") -> list[Path]:
+                  language: str = "nl", min_cell_clients: int | None = None) -> list[Path]:
     """Write every report for the reporting month ``as_of`` into ``out_dir``; return the paths.
 
     Reads all marts first (nothing stays bound to ``conn``), then builds the figures and pages.
+    ``min_cell_clients`` (e.g. 5) suppresses small cells for reports that leave the organisation.
     """
     data = read_report_data(conn, as_of)
-    return write_reports_from_data(data, Path(out_dir), language=language)
+    return write_reports_from_data(data, Path(out_dir), language=language, min_cell_clients=min_cell_clients)
 
 
-def write_reports_from_data(data: ReportData, out_dir: Path, *, language: str = "nl") -> list[Path]:
+def write_reports_from_data(data: ReportData, out_dir: Path, *, language: str = "nl",
+                            min_cell_clients: int | None = None) -> list[Path]:
     label("as_of", language)  # validates the language early
     out_dir.mkdir(parents=True, exist_ok=True)
-    ctx = _Context(data, language)
+    ctx = _Context(data, language, min_cell_clients)
     written: list[Path] = [ensure_plotly_js(out_dir)]
     entries: list[tuple[str, str, str]] = []  # (group, file, title)
 
@@ -191,7 +200,39 @@ def _subtitle(ctx: _Context) -> list[str]:
         fresh.append(f"{label('latest_submission', lang)} {fmt_date(ctx.data.latest_submitted_on, lang)}")
     lines = [f"{label('as_of', lang)}: {fmt_date(ctx.as_of, lang)}"]
     lines.append(f"{label('freshness', lang)}: {', '.join(fresh) if fresh else label('unknown', lang)}")
+    if ctx.min_cell_clients:
+        lines.append(
+            f"Kleine aantallen (minder dan {ctx.min_cell_clients} cliënten) zijn onderdrukt; "
+            "lijsten per toewijzing zijn weggelaten." if lang == "nl" else
+            f"Small cells (fewer than {ctx.min_cell_clients} clients) are suppressed; "
+            "lists per allocation are left out."
+        )
     return lines
+
+
+# Follow-up lists with a row per allocation, i.e. per client.
+ALLOCATION_LISTS = ("real_overshoots", "period_overshoots", "underused")
+
+
+def suppress_small_cells(data: ReportData, min_clients: int) -> ReportData:
+    """The report data with every figure that rests on fewer than ``min_clients`` clients blanked:
+    hours per client (month and year) and rekenfactor groups of too few allocations (one
+    allocation is one client)."""
+    masks = {
+        "hours_per_client_month": (pl.col("clients") < min_clients, ["hours", "clients", "hours_per_client"]),
+        "hours_agreement": (pl.col("client_months") < min_clients,
+                            ["hours", "client_months", "avg_hours_per_client_month", "avg_hours_full_months",
+                             "excess_hours", "expected_reclaim_eur"]),
+        "rekenfactor": (pl.col("allocations") < min_clients,
+                        ["allocations", "indicated_hours", "realised_hours", "implied_rekenfactor",
+                         "unused_share", "budget_effect_eur"]),
+    }
+    marts = dict(data.marts)
+    for table, (small, columns) in masks.items():
+        marts[table] = marts[table].with_columns(
+            pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in columns
+        )
+    return dataclasses.replace(data, marts=marts)
 
 
 def _filter(frame: pl.DataFrame, column: str, value: str | None) -> pl.DataFrame:
