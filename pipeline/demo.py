@@ -1499,6 +1499,7 @@ def _write_dutch(df: pl.DataFrame, path: Path) -> None:
 
 XML_PROVIDER_EVERY = 6  # every sixth Wmo/Jeugd provider ...
 XML_MUNICIPALITY = "0399"  # ... exchanges iWmo/iJw XML messages with this municipality
+XML_MAX_CLIENTS = 400  # 301/305/307 are one file per client: their number does not grow with scale
 
 
 def split_xml_traffic(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
@@ -1537,20 +1538,22 @@ def split_xml_traffic(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.Dat
     xml_answers = answers.join(xml_messages, on=key, how="semi")
 
     alloc = frames["allocations"]
-    alloc_xml = (candidate & ~pl.col("allocation_number").is_in(bad_allocs)
+    clients = (alloc.filter(candidate)["client_bsn"].unique().sort().head(XML_MAX_CLIENTS)).implode()
+    per_client = candidate & pl.col("client_bsn").is_in(clients)
+    alloc_xml = (per_client & ~pl.col("allocation_number").is_in(bad_allocs)
                  & pl.col("allocation_number").str.contains(r"^\d+$"))
     events = frames["care_events"]
     xml = {
         "allocations": alloc.filter(alloc_xml),
         "declarations": xml_decl,
         "answers": xml_answers,
-        "care_events": events.filter(candidate),
+        "care_events": events.filter(per_client),
     }
     rest = dict(frames)
     rest["allocations"] = alloc.filter(~alloc_xml)
     rest["declarations"] = decl.join(xml_messages, on=key, how="anti")
     rest["answers"] = answers.join(xml_messages, on=key, how="anti")
-    rest["care_events"] = events.filter(~candidate)
+    rest["care_events"] = events.filter(~per_client)
     return xml, rest
 
 
