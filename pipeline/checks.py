@@ -6,9 +6,11 @@ and its metadata carries the count and a sample as evidence.
 
 
 import dagster as dg
+import pandera.polars as pa
+import polars as pl
 
 from pipeline.resources import Warehouse
-from pipeline.schemas import INBOX_KINDS, REFERENCE_KINDS
+from pipeline.schemas import INBOX_KINDS, MODELS, REFERENCE_KINDS, dtypes
 
 
 def _violations(warehouse: Warehouse, query: str) -> tuple[int, str]:
@@ -56,7 +58,35 @@ def _unique(asset_key: list[str], columns: str) -> dg.AssetChecksDefinition:
                   f"select {columns}, count(*) as n from {table} group by all having count(*) > 1")
 
 
-raw_checks = [_reconciliation(kind) for kind in (*INBOX_KINDS, *REFERENCE_KINDS)]
+def _schema_holds(kind: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(["raw", kind]), name="pandera_schema", blocking=True,
+        description=f"Every row stored in raw.{kind} satisfies the pandera model {MODELS[kind].__name__} "
+        "(validated eagerly and lazily): rows that break it belong in the quarantine, never in the table.",
+    )
+    def _asset_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        columns = [c for c in dtypes(kind) if c != "client_bsn"]
+        with warehouse.connect() as conn:
+            frame = conn.sql(f"select {', '.join(columns)} from raw.{kind}").pl()
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("client_bsn")) if "client_bsn" in dtypes(kind) else frame
+        frame = frame.select(list(dtypes(kind))).cast(dtypes(kind))
+        try:
+            MODELS[kind].validate(frame, lazy=True)
+            failures = pl.DataFrame()
+        except pa.errors.SchemaErrors as exc:
+            failures = exc.failure_cases
+        return dg.AssetCheckResult(
+            passed=failures.height == 0,
+            metadata={"rows_validated": frame.height, "failure_cases": failures.height,
+                      "sample": dg.MetadataValue.text(str(failures.head(10)) if failures.height else "none")},
+        )
+
+    return _asset_check
+
+
+raw_checks = [_reconciliation(kind) for kind in (*INBOX_KINDS, *REFERENCE_KINDS)] + [
+    _schema_holds(kind) for kind in (*INBOX_KINDS, *REFERENCE_KINDS)
+]
 
 staging_checks = [
     _unique(["staging", "allocations"], "municipality_code, law, allocation_number"),

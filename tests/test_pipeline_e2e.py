@@ -103,13 +103,15 @@ def test_bad_file_in_the_inbox_is_refused_and_the_rest_loads(data_root):
     assert query(data_root, "select count(*) from staging.declaration_lines") == [(9,)]
 
 
-def test_reconciliation_check_fails_when_rows_go_missing(data_root, tmp_path):
+def test_reconciliation_and_schema_checks_fail_on_tampered_rows(data_root, tmp_path):
     assert materialize(data_root, "key:raw/allocations").success
     import duckdb
 
     with duckdb.connect(str(data_root / "warehouse.duckdb")) as conn:
         conn.execute("delete from raw.allocations where allocation_number = '1001'")
+        # a row that bypassed validation: gemeentecode of three digits
+        conn.execute("update raw.allocations set municipality_code = '361' where allocation_number = '1002'")
     result = dg.materialize(
         [*all_assets, *all_checks], resources=__import__("conftest").resources_for(data_root),
         selection=dg.AssetSelection.checks_for_assets(dg.AssetKey(["raw", "allocations"])), raise_on_error=False)
-    assert ("raw/allocations", "rows_reconcile") in failed_checks(result)
+    assert failed_checks(result) == {("raw/allocations", "rows_reconcile"), ("raw/allocations", "pandera_schema")}
