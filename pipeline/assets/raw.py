@@ -15,16 +15,14 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from pipeline.sql import fetch_one
-
 from pipeline.ingest.load import KindReport, Loader
 from pipeline.ingest.tabular import FileRefused, load_profiles
 from pipeline.privacy import load_key
 from pipeline.resources import DataFolders, Warehouse
 from pipeline.schemas import INBOX_KINDS, REFERENCE_KINDS, dtypes
+from pipeline.sql import fetch_one
 
 XML_BATCH = 500  # messages validated together (each still committed on its own)
-TABULAR_SUFFIXES = {".csv", ".parquet", ".xlsx", ".txt"}
 _MESSAGE_KIND = {"301": "allocations", "305": "care_events", "307": "care_events", "323": "declarations", "325": "answers"}
 _NAMESPACE = re.compile(rb"istandaarden\.nl/(?:iwmo|ijw)/3_2/(?:wmo|jw)(\d{3})/schema")
 
@@ -74,7 +72,8 @@ def _xml_reader(path: Path, kind: str):
 
 def load_kind(conn, kind: str, folders: DataFolders, today: dt.date, log=None) -> KindReport:
     """Load every file of one kind (tabular and XML); plain function, used by the asset and tests."""
-    loader = Loader(conn, kind, load_key() if kind not in REFERENCE_KINDS else b"", today, folders.refused, log)
+    needs_key = kind in INBOX_KINDS  # reference tables and unrecognised messages carry no BSN
+    loader = Loader(conn, kind, load_key() if needs_key else b"", today, folders.refused, log)
     report = KindReport(kind)
     if kind in REFERENCE_KINDS:
         tabular = [p for p in _files(folders.reference) if p.stem.split(".")[0] == kind]
@@ -139,13 +138,8 @@ def _raw_asset(kind: str) -> dg.AssetsDefinition:
 )
 def unrecognised_messages(context: dg.AssetExecutionContext, warehouse: Warehouse, folders: DataFolders) -> dg.MaterializeResult:
     with warehouse.connect() as conn:
-        loader = Loader(conn, "unrecognised", b"", dt.date.today(), folders.refused, context.log)
-        results = []
-        for path in _files(folders.inbox / "iwmo"):
-            if message_kind(path) == "unrecognised":
-                source = path.relative_to(folders.inbox.parent).as_posix()
-                results.append(loader.load_rows(path, source, _xml_reader(path, "unrecognised"), route="xml"))
-    return dg.MaterializeResult(metadata={"files_refused": sum(r.status == "refused" for r in results)})
+        report = load_kind(conn, "unrecognised", folders, dt.date.today(), context.log)
+    return dg.MaterializeResult(metadata={"files_refused": report.count("refused")})
 
 
 raw_assets = [_raw_asset(kind) for kind in (*INBOX_KINDS, *REFERENCE_KINDS)] + [unrecognised_messages]
