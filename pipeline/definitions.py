@@ -1,6 +1,8 @@
 """The one Definitions object: assets, checks, resources, job, schedule and sensor."""
 
 
+import hashlib
+
 import dagster as dg
 
 from pipeline.assets.calendars import calendars
@@ -37,7 +39,9 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
         p for folder in (root / "inbox", root / "reference") if folder.is_dir()
         for p in folder.rglob("*") if p.is_file()
     )
-    fingerprint = str(hash(tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)))
+    # a stable digest (Python's hash() differs between processes, and sensors run in several)
+    listing = "\n".join(f"{p}|{p.stat().st_mtime_ns}|{p.stat().st_size}" for p in files)
+    fingerprint = hashlib.sha256(listing.encode()).hexdigest()
     if files and fingerprint != context.cursor:
         context.update_cursor(fingerprint)
         yield dg.RunRequest(run_key=fingerprint)

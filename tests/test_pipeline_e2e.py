@@ -115,3 +115,17 @@ def test_reconciliation_and_schema_checks_fail_on_tampered_rows(data_root, tmp_p
         [*all_assets, *all_checks], resources=__import__("conftest").resources_for(data_root),
         selection=dg.AssetSelection.checks_for_assets(dg.AssetKey(["raw", "allocations"])), raise_on_error=False)
     assert failed_checks(result) == {("raw/allocations", "rows_reconcile"), ("raw/allocations", "pandera_schema")}
+
+
+def test_inbox_sensor_requests_a_run_only_when_files_change(data_root):
+    from pipeline.definitions import inbox_sensor
+
+    context = dg.build_sensor_context(cursor=None)
+    first = list(inbox_sensor(context))
+    assert len(first) == 1 and isinstance(first[0], dg.RunRequest)
+    cursor = context.cursor
+    again = dg.build_sensor_context(cursor=cursor)
+    assert list(inbox_sensor(again)) == []  # nothing changed
+    (data_root / "inbox" / "answers" / "new.csv").write_text("provider_agb,message_id,answered_on,return_codes\n")
+    changed = dg.build_sensor_context(cursor=cursor)
+    assert len(list(inbox_sensor(changed))) == 1
