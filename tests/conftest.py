@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
+from hypothesis import settings
+
+# Property tests are derandomized so CI sees the same examples every run; set
+# HYPOTHESIS_PROFILE=explore to search with fresh random examples.
+settings.register_profile("repo", derandomize=True, database=None)
+settings.register_profile("explore", max_examples=300)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repo"))
 
 FIXTURE_DATA = Path(__file__).parent / "fixtures" / "inbox"
 TEST_KEY = "test-key-not-secret"
