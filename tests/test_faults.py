@@ -50,7 +50,9 @@ conn.close()
 
 
 def _child_env(root: Path) -> dict[str, str]:
-    env = {**os.environ, "ZORG_DATA_DIR": str(root), "ZORG_PSEUDONYM_KEY": TEST_KEY, "PYTHONUNBUFFERED": "1"}
+    # tiny ingest batches: many commits per kind, so a kill can land between two of them
+    env = {**os.environ, "ZORG_DATA_DIR": str(root), "ZORG_PSEUDONYM_KEY": TEST_KEY, "PYTHONUNBUFFERED": "1",
+           "ZORG_INGEST_BATCH_ROWS": "10"}
     env.pop("DAGSTER_HOME", None)  # an ephemeral instance, never a real one
     return env
 
@@ -215,12 +217,12 @@ def exports(root: Path) -> dict[str, pl.DataFrame]:
 
 # -- crash safety ----------------------------------------------------------------------------
 
-# (log line that triggers the kill, seconds after it): in the middle of ingesting declarations
-# (after allocations, answers and reference tables were committed), in the middle of the
-# wijkverpleging files, and in the middle of the marts.
+# (log line that triggers the kill, seconds after it): right after the first committed batch of
+# declarations (allocations, answers and reference tables were committed before), right after the
+# first batch of wijkverpleging files, and in the middle of the marts.
 KILL_POINTS = [
-    (r'STEP_START - Started execution of step "raw__declarations"', 0.3),
-    (r'STEP_START - Started execution of step "raw__zvw_declarations"', 0.1),
+    (r"raw__declarations - committed ", 0.0),
+    (r"raw__zvw_declarations - committed ", 0.0),
     (r'STEP_START - Started execution of step "marts__', 0.2),
 ]
 

@@ -15,14 +15,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from pipeline.ingest.load import KindReport, Loader
+from pipeline.ingest.load import Item, KindReport, Loader
 from pipeline.ingest.tabular import FileRefused, load_profiles
 from pipeline.privacy import load_key
 from pipeline.resources import DataFolders, Warehouse
 from pipeline.schemas import INBOX_KINDS, REFERENCE_KINDS, dtypes
 from pipeline.sql import fetch_one
 
-XML_BATCH = 500  # messages validated together (each still committed on its own)
 _MESSAGE_KIND = {"301": "allocations", "305": "care_events", "307": "care_events", "323": "declarations", "325": "answers"}
 _NAMESPACE = re.compile(rb"istandaarden\.nl/(?:iwmo|ijw)/3_2/(?:wmo|jw)(\d{3})/schema")
 
@@ -82,13 +81,11 @@ def load_kind(conn, kind: str, folders: DataFolders, today: dt.date, log=None) -
         tabular = _files(folders.inbox / kind) if kind != "unrecognised" else []
         base = folders.inbox.parent
     profiles = load_profiles()
-    for path in tabular:
-        report.files.append(loader.load_tabular(path, path.relative_to(base).as_posix(), profiles))
+    items = [loader.tabular_item(path, path.relative_to(base).as_posix(), profiles) for path in tabular]
     if kind not in REFERENCE_KINDS:
-        messages = [p for p in _files(folders.inbox / "iwmo") if message_kind(p) == kind]
-        for start in range(0, len(messages), XML_BATCH):
-            batch = [(p, p.relative_to(base).as_posix(), _xml_reader(p, kind)) for p in messages[start:start + XML_BATCH]]
-            report.files.extend(loader.load_batch(batch, route="xml"))
+        items += [Item(p, p.relative_to(base).as_posix(), _xml_reader(p, kind), "xml")
+                  for p in _files(folders.inbox / "iwmo") if message_kind(p) == kind]
+    report.files.extend(loader.load_files(items))
     return report
 
 

@@ -1,7 +1,8 @@
 """Load inbox files into the raw schema: read, cast, validate, pseudonymise, quarantine, manifest.
 
-Every file is loaded in one transaction: its rows, its quarantine rows and its manifest entry are
-written together or not at all. A file already loaded (same path, same SHA-256) is a no-op; the
+Files are loaded in batches of about a million rows (ZORG_INGEST_BATCH_ROWS): a batch's rows,
+quarantine rows and manifest entries are written in one transaction, together or not at all, so
+a file is never half loaded. A file already loaded (same path, same SHA-256) is a no-op; the
 same content under another name is recorded as a duplicate and loads nothing; a changed file
 under the same path replaces its earlier rows. A file that cannot be read is refused as a whole,
 reported in the quarantine and moved aside to ``<data>/refused/``.
@@ -11,14 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import polars as pl
-
-from pipeline.sql import fetch_one
 
 from pipeline.ingest.tabular import FileRefused, Profile, cast, choose_profile, read_file
 from pipeline.ingest.validate import ERROR_SCHEMA, validate
@@ -68,14 +69,26 @@ class FileResult:
 
 
 @dataclass
-class _Pending:
-    """A file read and waiting to be validated and committed."""
+class Item:
+    """One file to load: where it is, its name in the manifest, how to read it."""
 
     path: Path
     source_file: str
+    read: Callable[[], tuple[pl.DataFrame, Profile]]
+    route: str  # tabular | xml
+
+
+@dataclass
+class _Entry:
+    """A file of a batch: read rows (``text``) or, for a duplicate or refusal, none."""
+
+    item: Item
     digest: str
-    text: pl.DataFrame
-    profile: Profile
+    result: FileResult
+    replaces: bool  # the manifest knows this file (other content): its old rows go
+    text: pl.DataFrame | None = None
+    profile: Profile | None = None
+    quarantine: pl.DataFrame | None = None  # of a refused file
 
 
 @dataclass
@@ -103,6 +116,11 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def batch_rows() -> int:
+    """Rows validated and committed together (ZORG_INGEST_BATCH_ROWS); bounds ingest memory."""
+    return max(1, int(os.environ.get("ZORG_INGEST_BATCH_ROWS", "1000000")))
+
+
 def _records(frame: pl.DataFrame) -> pl.DataFrame:
     """source_row and the row as JSON text, any BSN masked."""
     masked = frame
@@ -117,8 +135,10 @@ def _records(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 # Referential rules that need the rows already loaded: (reason_code, reason_text, SQL condition
-# over the candidate rows `c`, true where broken). `_new` holds this file's rows; `_prior` the
-# rows already in raw.<kind> that share a key with one of them (see _PRIOR_SQL).
+# over the candidate rows `c`, true where broken). `_new` holds this batch's rows, `_file` being
+# their file's position in the batch; `_prior` the rows already in raw.<kind> that share a key
+# with one of them (see _PRIOR_SQL). A credit may name a debit of its own file or of an earlier
+# one, as when files are loaded one by one in name order.
 _DB_RULES: dict[str, list[tuple[str, str, str]]] = {
     "declarations": [
         ("duplicate_reference", "reference_number was already declared by this provider (another file or an earlier row)",
@@ -128,7 +148,7 @@ _DB_RULES: dict[str, list[tuple[str, str, str]]] = {
          """c.debit_credit = 'C' and not exists (select 1 from _prior r where r.provider_agb = c.provider_agb
             and r.law = c.law and r.reference_number = c.previous_reference_number and r.debit_credit = 'D')
             and not exists (select 1 from _new n where n.provider_agb = c.provider_agb and n.law = c.law
-            and n.reference_number = c.previous_reference_number and n.debit_credit = 'D')"""),
+            and n.reference_number = c.previous_reference_number and n.debit_credit = 'D' and n._file <= c._file)"""),
     ],
     "zvw_declarations": [
         ("duplicate_reference", "reference_number was already submitted by this provider to this insurer",
@@ -138,13 +158,13 @@ _DB_RULES: dict[str, list[tuple[str, str, str]]] = {
          """c.debit_credit = 'C' and not exists (select 1 from _prior r where r.insurer_code = c.insurer_code
             and r.provider_agb = c.provider_agb and r.reference_number = c.previous_reference_number and r.debit_credit = 'D')
             and not exists (select 1 from _new n where n.insurer_code = c.insurer_code and n.provider_agb = c.provider_agb
-            and n.reference_number = c.previous_reference_number and n.debit_credit = 'D')"""),
+            and n.reference_number = c.previous_reference_number and n.debit_credit = 'D' and n._file <= c._file)"""),
     ],
 }
 _DB_KEYS = {"declarations": "provider_agb, law, reference_number", "zvw_declarations": "insurer_code, provider_agb, reference_number"}
 # The loaded rows the rules can match: those whose key equals a reference_number or a
-# previous_reference_number of this file. A semi join on the small side, so a file's check costs
-# one scan of raw.<kind> instead of a hash table over all of it per rule.
+# previous_reference_number of this batch. A semi join on the small side, so a batch's check
+# costs one scan of raw.<kind> instead of a hash table over all of it per rule.
 _PRIOR_SQL = """
 create or replace temp table _prior as
 select r.{a}, r.{b}, r.reference_number, r.debit_credit from raw.{kind} r semi join (
@@ -152,9 +172,16 @@ select r.{a}, r.{b}, r.reference_number, r.debit_credit from raw.{kind} r semi j
     union select {a}, {b}, previous_reference_number from _new where previous_reference_number is not null
 ) k on r.{a} = k.{a} and r.{b} = k.{b} and r.reference_number = k.ref"""
 
+_QUARANTINE_SCHEMA = {"_file": pl.Int32, **ERROR_SCHEMA, "record": pl.String}
+
 
 class Loader:
-    """Loads files of one kind into raw.<kind>; one transaction per file."""
+    """Loads files of one kind into raw.<kind>.
+
+    Files are committed in batches of about ``batch_rows()`` rows: the batch's rows, quarantine
+    rows and manifest entries in one transaction. Validation, pseudonymisation and the
+    referential rules run once per batch, so many small files cost about what one large one does.
+    """
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, kind: str, key: bytes, today: dt.date, refused_dir: Path, log=None):
         self.conn, self.kind, self.key, self.today = conn, kind, key, today
@@ -164,125 +191,147 @@ class Loader:
 
     # -- public -------------------------------------------------------------------------------
 
-    def load_tabular(self, path: Path, source_file: str, profiles: list[Profile]) -> FileResult:
+    def tabular_item(self, path: Path, source_file: str, profiles: list[Profile]) -> Item:
         def read() -> tuple[pl.DataFrame, Profile]:
             profile = choose_profile(self.kind, path, profiles)
             return read_file(path, self.kind, profile), profile
 
-        return self._load(path, source_file, read, route="tabular")
+        return Item(path, source_file, read, "tabular")
+
+    def load_tabular(self, path: Path, source_file: str, profiles: list[Profile]) -> FileResult:
+        return self.load_files([self.tabular_item(path, source_file, profiles)])[0]
 
     def load_rows(self, path: Path, source_file: str, read, route: str) -> FileResult:
         """Load a file through any reader returning (text frame with source_row, profile)."""
-        return self._load(path, source_file, read, route)
+        return self.load_files([Item(path, source_file, read, route)])[0]
 
-    def load_batch(self, items: list[tuple[Path, str, object]], route: str) -> list[FileResult]:
-        """Load many small files (iWmo messages) with one validation and one pseudonymisation
-        pass over all their rows; each file still gets its own transaction."""
-        prepared = [self._prepare(path, source_file, read) for path, source_file, read in items]
-        pending = [p for p in prepared if isinstance(p, _Pending)]
-        done = iter(self._finish(pending, route))
-        return [next(done) if isinstance(p, _Pending) else p for p in prepared]
+    def load_files(self, items: list[Item]) -> list[FileResult]:
+        """Load files in the given order; one result per item.
+
+        A file already loaded (same path, same SHA-256) is skipped; the same content under
+        another name is recorded as a duplicate and loads nothing; a changed file replaces its
+        earlier rows; a file that cannot be read is refused and moved to ``refused/<kind>/``.
+        """
+        digests = [sha256_of(item.path) for item in items]
+        results: list[FileResult] = []
+        read_here: dict[str, str] = {}  # digest -> the file of this run read with it
+        batch: list[_Entry] = []
+        rows, limit = 0, batch_rows()
+        for item, digest, (prev_digest, prev_status, twin) in zip(items, digests, self._manifest(items, digests)):
+            if prev_digest == digest:
+                if prev_status == "refused":
+                    # Recorded as refused, but still in the inbox: the run that refused it was
+                    # stopped between its commit and the move. Finish the move.
+                    self._move_aside(item.path, digest)
+                results.append(FileResult(item.source_file, "unchanged"))
+                continue
+            twin = twin or read_here.get(digest)
+            if twin:
+                entry = _Entry(item, digest, FileResult(item.source_file, "duplicate",
+                                                        message=f"identical to {twin}; nothing loaded"), prev_digest is not None)
+            else:
+                entry = self._read(item, digest, prev_digest is not None)
+                if entry.text is not None:
+                    read_here[digest] = item.source_file
+                    rows += entry.text.height
+            batch.append(entry)
+            results.append(entry.result)
+            if rows >= limit:
+                self._commit(batch)
+                batch, rows = [], 0
+        if batch:
+            self._commit(batch)
+        return results
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _load(self, path: Path, source_file: str, read, route: str) -> FileResult:
-        prepared = self._prepare(path, source_file, read)
-        if isinstance(prepared, FileResult):
-            return prepared
-        return self._finish([prepared], route)[0]
-
-    def _prepare(self, path: Path, source_file: str, read) -> "FileResult | _Pending":
-        """Skip unchanged and duplicate files, refuse unreadable ones, read the rest."""
-        digest = sha256_of(path)
-        prev = fetch_one(
-            self.conn,
-            "select sha256, status from raw.manifest where source_file = ?", [source_file]
-        )
-        if prev and prev[0] == digest:
-            if prev[1] == "refused":
-                # Recorded as refused, but still in the inbox: the run that refused it was
-                # stopped between its commit and the move. Finish the move.
-                self._move_aside(path, digest)
-            return FileResult(source_file, "unchanged")
-        twin = fetch_one(
-            self.conn,
-            "select source_file from raw.manifest where sha256 = ? and source_file <> ? and status = 'loaded' limit 1",
-            [digest, source_file],
-        )
-        if twin:
-            result = FileResult(source_file, "duplicate", message=f"identical to {twin[0]}; nothing loaded")
-            self._commit(path, source_file, digest, result, None, None)
-            return result
-        try:
-            text, profile = read()
-        except FileRefused as exc:
-            return self._refuse(path, source_file, digest, exc)
-        except Exception as exc:  # an input no reader foresaw: refuse the file, never stop the run
-            return self._refuse(path, source_file, digest, FileRefused(
-                "unreadable", f"the file cannot be read: {type(exc).__name__}: {exc}"))
-        return _Pending(path, source_file, digest, text, profile)
-
-    def _finish(self, pending: list["_Pending"], route: str) -> list[FileResult]:
-        """Cast, validate and pseudonymise the rows of all pending files at once (rows get a
-        running id meanwhile), then commit file by file."""
-        if not pending:
+    def _manifest(self, items: list[Item], digests: list[str]) -> list[tuple]:
+        """Per item, in one query: the SHA-256 and status of its manifest entry, and a loaded
+        file with the same content under another name."""
+        if not items:
             return []
-        texts = [
-            p.text.with_columns(_file=pl.lit(i, dtype=pl.Int32), _row=pl.col("source_row"))
-            for i, p in enumerate(pending)
-        ]
-        text = pl.concat(texts).with_columns(source_row=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
-        origin = text.select("source_row", "_file", "_row")
-        text = text.drop("_file", "_row")
-        typed, cast_errors = cast(text, self.kind, pending[0].profile)
-        good, errors = validate(typed, self.kind, self.today, cast_errors)
-        good = self._pseudonymise(good)
-        # JSON records only for the rows that failed, not for the whole file
-        failed = text.filter(pl.col("source_row").is_in(errors["source_row"].implode()))
-        quarantine = errors.join(_records(failed), on="source_row", how="left")
+        self.conn.register("_files", pl.DataFrame(
+            {"pos": range(len(items)), "source_file": [i.source_file for i in items], "digest": digests},
+            schema={"pos": pl.Int64, "source_file": pl.String, "digest": pl.String}))
+        try:
+            rows = self.conn.execute("""
+                select m.sha256, m.status,
+                       (select min(t.source_file) from raw.manifest t
+                        where t.sha256 = f.digest and t.source_file <> f.source_file and t.status = 'loaded')
+                from _files f left join raw.manifest m on m.source_file = f.source_file
+                order by f.pos""").fetchall()
+        finally:
+            self.conn.unregister("_files")
+        return rows
 
-        def restore(frame: pl.DataFrame) -> pl.DataFrame:
-            return frame.join(origin, on="source_row").with_columns(source_row=pl.col("_row")).drop("_row")
+    def _read(self, item: Item, digest: str, replaces: bool) -> _Entry:
+        try:
+            text, profile = item.read()
+        except FileRefused as exc:
+            return self._refusal(item, digest, replaces, exc)
+        except Exception as exc:  # an input no reader foresaw: refuse the file, never stop the run
+            return self._refusal(item, digest, replaces, FileRefused(
+                "unreadable", f"the file cannot be read: {type(exc).__name__}: {exc}"))
+        return _Entry(item, digest, FileResult(item.source_file, "loaded", rows_received=text.height), replaces,
+                      text=text, profile=profile)
 
-        good, quarantine = restore(good), restore(quarantine)
-        results = []
-        for i, p in enumerate(pending):
-            result = FileResult(p.source_file, "loaded", rows_received=p.text.height)
-            rows = good.filter(pl.col("_file") == i).drop("_file")
-            self._commit(p.path, p.source_file, p.digest, result, rows.with_columns(
-                source_file=pl.lit(p.source_file), route=pl.lit(route)),
-                quarantine.filter(pl.col("_file") == i).drop("_file"))
-            results.append(result)
-        return results
-
-    def _pseudonymise(self, good: pl.DataFrame) -> pl.DataFrame:
-        if "client_bsn" not in good.columns:
-            return good
-        ids = pseudonymise(good, self.key, "client_bsn")
-        return good.with_columns(client_id=pl.coalesce(ids, pl.col("client_id"))).drop("client_bsn")
-
-    def _refuse(self, path: Path, source_file: str, digest: str, exc: FileRefused) -> FileResult:
+    def _refusal(self, item: Item, digest: str, replaces: bool, exc: FileRefused) -> _Entry:
         # Reader errors may quote the offending field (polars does), so the text is masked
         # before it reaches the manifest, the quarantine or the log.
         reason_text = mask_bsns(exc.reason_text)
         if exc.frame is not None and exc.frame.height:
             rows = exc.frame
-            quarantine = _records(rows).with_columns(
-                reason_code=pl.lit(exc.reason_code), reason_text=pl.lit(reason_text)
-            )
-            result = FileResult(source_file, "refused", rows.height, 0, rows.height, reason_text)
+            quarantine = _records(rows).with_columns(reason_code=pl.lit(exc.reason_code), reason_text=pl.lit(reason_text))
+            result = FileResult(item.source_file, "refused", rows.height, 0, rows.height, reason_text)
         else:
-            quarantine = pl.DataFrame(
-                {"source_row": [None], "reason_code": [exc.reason_code], "reason_text": [reason_text], "record": [None]},
-                schema={**ERROR_SCHEMA, "record": pl.String},
-            )
-            result = FileResult(source_file, "refused", 0, 0, 0, reason_text)
-        quarantine = quarantine.with_columns(mask_bsn_expr("reason_text"))
-        self._commit(path, source_file, digest, result, None, quarantine)
-        target = self._move_aside(path, digest)
-        if self.log:
-            self.log.warning(f"refused {source_file}: {exc.reason_code}: {result.message}; moved to {target}")
-        return result
+            quarantine = pl.DataFrame({"source_row": [None], "reason_code": [exc.reason_code],
+                                       "reason_text": [reason_text], "record": [None]})
+            result = FileResult(item.source_file, "refused", 0, 0, 0, reason_text)
+        return _Entry(item, digest, result, replaces, quarantine=quarantine.with_columns(mask_bsn_expr("reason_text")))
+
+    def _validate(self, batch: list[_Entry]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Cast, validate and pseudonymise the rows of every read file of a batch at once.
+
+        Returns the good rows and the quarantine rows, each with ``_file`` (the file's position
+        in the batch) and the file's own ``source_row``."""
+        read = [(i, e) for i, e in enumerate(batch) if e.text is not None]
+        if not read:
+            return pl.DataFrame(), pl.DataFrame(schema=_QUARANTINE_SCHEMA)
+        # While validated together the rows get a running id as source_row; origin maps it back.
+        texts, origins, offset = {}, [], 0
+        for i, e in read:
+            ids = pl.int_range(offset + 1, offset + e.text.height + 1, dtype=pl.Int64, eager=True)
+            origins.append(pl.DataFrame({"source_row": ids, "_row": e.text["source_row"]})
+                           .with_columns(_file=pl.lit(i, dtype=pl.Int32)))
+            texts[i] = e.text.with_columns(source_row=ids)
+            offset += e.text.height
+        origin = pl.concat(origins)
+        typed, cast_errors, text = [], [], []
+        for name in dict.fromkeys(e.profile.name for _, e in read):  # cast per mapping profile
+            group = pl.concat([texts[i] for i, e in read if e.profile.name == name])
+            frame, errors = cast(group, self.kind, next(e.profile for _, e in read if e.profile.name == name))
+            typed.append(frame), cast_errors.append(errors), text.append(group)
+        text = pl.concat(text)
+        good, errors = validate(pl.concat(typed), self.kind, self.today, pl.concat(cast_errors))
+        good = self._pseudonymise(good)
+        # JSON records only for the rows that failed, not for the whole batch
+        failed = text.filter(pl.col("source_row").is_in(errors["source_row"].implode()))
+        quarantine = errors.join(_records(failed), on="source_row", how="left")
+
+        def restore(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.join(origin, on="source_row", how="left", maintain_order="left").with_columns(
+                source_row=pl.col("_row")).drop("_row")
+
+        return restore(good), restore(quarantine)
+
+    def _pseudonymise(self, good: pl.DataFrame) -> pl.DataFrame:
+        """client_bsn -> client_id; the HMAC runs once per distinct BSN (clients have many lines)."""
+        if "client_bsn" not in good.columns:
+            return good
+        bsns = good.select(pl.col("client_bsn").drop_nulls().unique())
+        ids = pseudonymise(bsns, self.key, "client_bsn")
+        client_id = pl.col("client_bsn").replace_strict(bsns["client_bsn"], ids, default=None)
+        return good.with_columns(client_id=pl.coalesce(client_id, pl.col("client_id"))).drop("client_bsn")
 
     def _move_aside(self, path: Path, digest: str) -> Path:
         """Move a refused file to refused/<kind>/; an earlier refused file of the same name and
@@ -294,46 +343,71 @@ class Loader:
         shutil.move(str(path), target)
         return target
 
-    def _commit(self, path, source_file, digest, result, good, quarantine) -> None:
+    def _commit(self, batch: list[_Entry]) -> None:
+        """Write a batch in one transaction, then move its refused files aside."""
+        good, quarantine = self._validate(batch)
+        refused = [(i, e) for i, e in enumerate(batch) if e.quarantine is not None]
+        quarantine = pl.concat(
+            [quarantine.select(list(_QUARANTINE_SCHEMA)).cast(_QUARANTINE_SCHEMA)]
+            + [e.quarantine.with_columns(_file=pl.lit(i)).select(list(_QUARANTINE_SCHEMA)).cast(_QUARANTINE_SCHEMA)
+               for i, e in refused])
+        files = pl.DataFrame({
+            "_file": range(len(batch)), "source_file": [e.item.source_file for e in batch],
+            "route": [e.item.route for e in batch],
+        }, schema={"_file": pl.Int32, "source_file": pl.String, "route": pl.String})
         conn = self.conn
         conn.execute("begin transaction")
         try:
-            # raw and quarantine rows exist only for files in the manifest (all are written in
-            # this one transaction), so a new file skips the deletes (one scans the raw table)
-            known = fetch_one(conn, "select count(*) from raw.manifest where source_file = ?", [source_file])[0]
-            if known:
+            conn.register("_batch_files", files)
+            replaced = [e.item.source_file for e in batch if e.replaces]
+            if replaced:  # a new file has no rows yet: skip the deletes (one scans the raw table)
+                conn.execute("create or replace temp table _replaced as select unnest(?::varchar[]) as source_file", [replaced])
                 if self.kind in MODELS:
-                    conn.execute(f"delete from raw.{self.kind} where source_file = ?", [source_file])
-                conn.execute("delete from raw.quarantine where source_file = ?", [source_file])
-                conn.execute("delete from raw.manifest where source_file = ?", [source_file])
-            if good is not None:
-                self._insert_rows(good, result)
-            if quarantine is not None and quarantine.height:
-                conn.register("_quarantine", quarantine.select("source_row", "reason_code", "reason_text", "record"))
-                conn.execute(
-                    "insert into raw.quarantine select ?, ?, source_row, reason_code, reason_text, record, now() from _quarantine",
-                    [source_file, self.kind],
-                )
-                conn.unregister("_quarantine")
-            quarantined = fetch_one(
-                conn,
-                "select count(*) from raw.quarantine where source_file = ? and source_row is not null", [source_file]
-            )[0]
-            result.rows_quarantined = quarantined
-            conn.execute(
-                "insert into raw.manifest values (?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
-                [source_file, self.kind, digest, path.stat().st_size, result.rows_received,
-                 result.rows_loaded, result.rows_quarantined, result.status, result.message],
-            )
+                    conn.execute(f"delete from raw.{self.kind} where source_file in (select source_file from _replaced)")
+                for table in ("quarantine", "manifest"):
+                    conn.execute(f"delete from raw.{table} where source_file in (select source_file from _replaced)")
+                conn.execute("drop table _replaced")
+            loaded = self._insert_rows(good, files) if good.height else {}
+            conn.register("_quarantine", quarantine)
+            conn.execute(f"""
+                insert into raw.quarantine
+                select f.source_file, '{self.kind}', q.source_row, q.reason_code, q.reason_text, q.record, now()
+                from _quarantine q join _batch_files f using (_file) order by q._file, q.source_row""")
+            conn.unregister("_quarantine")
+            per_file = dict(conn.execute("""
+                select f._file, count(q.source_row) from _batch_files f
+                left join raw.quarantine q on q.source_file = f.source_file group by f._file""").fetchall())
+            for i, e in enumerate(batch):
+                e.result.rows_loaded = loaded.get(i, 0)
+                e.result.rows_quarantined = per_file.get(i, 0)
+            conn.register("_manifest", pl.DataFrame([
+                (e.item.source_file, e.digest, e.item.path.stat().st_size, e.result.rows_received, e.result.rows_loaded,
+                 e.result.rows_quarantined, e.result.status, e.result.message) for e in batch
+            ], schema=["source_file", "sha256", "size_bytes", "rows_received", "rows_loaded", "rows_quarantined",
+                       "status", "message"], orient="row"))
+            conn.execute(f"""
+                insert into raw.manifest
+                select source_file, '{self.kind}', sha256, size_bytes, now(), rows_received, rows_loaded,
+                       rows_quarantined, status, message from _manifest""")
+            conn.unregister("_manifest")
+            conn.unregister("_batch_files")
             conn.execute("commit")
         except BaseException:
             conn.execute("rollback")
             raise
+        if self.log:
+            self.log.info(f"committed {len(batch)} {self.kind} files ({good.height:,} rows passed validation)")
+        for _, e in refused:
+            target = self._move_aside(e.item.path, e.digest)
+            if self.log:
+                self.log.warning(f"refused {e.item.source_file}: {e.quarantine['reason_code'][0]}: "
+                                 f"{e.result.message}; moved to {target}")
 
-    def _insert_rows(self, good: pl.DataFrame, result: FileResult) -> None:
+    def _insert_rows(self, good: pl.DataFrame, files: pl.DataFrame) -> dict[int, int]:
+        """Insert a batch's good rows (after the referential rules); rows loaded per file."""
         conn = self.conn
         columns = list(raw_columns(self.kind))
-        conn.register("_new", good.select(columns))
+        conn.register("_new", good.join(files, on="_file", how="left", maintain_order="left").select("_file", *columns))
         rules = _DB_RULES.get(self.kind, [])
         if rules:
             cases = " ".join(f"when {cond} then '{code}'" for code, _, cond in rules)
@@ -342,18 +416,20 @@ class Loader:
             conn.execute(_PRIOR_SQL.format(a=a, b=b, kind=self.kind))
             conn.execute(f"""
                 create or replace temp table _checked as
-                with c as (select *, row_number() over (partition by {_DB_KEYS[self.kind]} order by source_row) as rn from _new)
+                with c as (select *, row_number() over (partition by {_DB_KEYS[self.kind]} order by _file, source_row) as rn from _new)
                 select c.* exclude (rn), case {cases} end as reason_code from c""")
             conn.execute(f"""
                 insert into raw.quarantine
                 select source_file, '{self.kind}', source_row, reason_code,
                        case reason_code {texts} end, to_json(t)::varchar, now()
-                from (select * exclude (client_id) from _checked) t where reason_code is not null""")
+                from (select * exclude (client_id, _file) from _checked) t where reason_code is not null
+                order by source_file, source_row""")
             conn.execute(f"insert into raw.{self.kind} select {', '.join(columns)} from _checked where reason_code is null")
-            result.rows_loaded = fetch_one(conn, "select count(*) from _checked where reason_code is null")[0]
+            loaded = dict(conn.execute("select _file, count(*) from _checked where reason_code is null group by 1").fetchall())
             conn.execute("drop table _checked")
             conn.execute("drop table _prior")
         else:
             conn.execute(f"insert into raw.{self.kind} select {', '.join(columns)} from _new")
-            result.rows_loaded = good.height
+            loaded = dict(conn.execute("select _file, count(*) from _new group by 1").fetchall())
         conn.unregister("_new")
+        return loaded
