@@ -232,6 +232,35 @@ def test_duplicate_reference_and_credit_without_debit(env):
     ]
 
 
+@pytest.mark.parametrize("batch_rows", ["1", "1000"])
+def test_one_batch_or_file_by_file_gives_the_same_rules(env, monkeypatch, batch_rows):
+    """Files of one batch are checked together, yet as if loaded one by one in name order: a
+    credit may name a debit of an earlier file, not of a later one; the earlier file keeps a
+    repeated reference."""
+    monkeypatch.setenv("ZORG_INGEST_BATCH_ROWS", batch_rows)
+    folder = env.root / "inbox" / "declarations"
+    folder.mkdir(parents=True)
+    files = {
+        "a.csv": [decl("R1"), decl("R7", prev="R2", dc="C")],  # 2: credits a debit of the later b.csv
+        "b.csv": [decl("R2"), decl("R1"), decl("R3", prev="R1", dc="C")],  # 2: R1 is a.csv's; 3: ok
+        "c.csv": [decl("R2"), decl("R4", prev="R2", dc="C")],  # 1: b.csv's; 2: ok (b.csv's debit)
+        "d.csv": [decl("R5"), decl("R5")],  # a duplicate and a copy of it, 2 = duplicate
+        "e.csv": [decl("R5"), decl("R5")],  # same content as d.csv: a duplicate file
+    }
+    for name, lines in files.items():
+        (folder / name).write_text(DECL_HEADER + "\n" + "\n".join(lines) + "\n")
+    (folder / "e.csv").write_bytes((folder / "d.csv").read_bytes())
+    loader = Loader(env.conn, "declarations", b"key", TODAY, env.root / "refused")
+    results = loader.load_files([loader.tabular_item(folder / n, f"inbox/declarations/{n}", env.profiles) for n in files])
+    assert [(r.status, r.rows_loaded, r.rows_quarantined) for r in results] == [
+        ("loaded", 1, 1), ("loaded", 2, 1), ("loaded", 1, 1), ("loaded", 1, 1), ("duplicate", 0, 0)]
+    assert [(f[-5:], r, c) for f, r, c in env.conn.execute(
+        "select source_file, source_row, reason_code from raw.quarantine order by all").fetchall()] == [
+        ("a.csv", 2, "credit_without_debit"), ("b.csv", 2, "duplicate_reference"),
+        ("c.csv", 1, "duplicate_reference"), ("d.csv", 2, "duplicate_reference")]
+    assert env.count("declarations") == 5
+
+
 def test_same_file_twice_is_a_no_op_and_a_copy_loads_nothing(env):
     text = ALLOC_HEADER + "\n" + GOOD_ALLOC + "\n"
     first = env.load("allocations", "a.csv", text)

@@ -134,43 +134,52 @@ def _records(frame: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(mask_bsn_expr("record"))
 
 
-# Referential rules that need the rows already loaded: (reason_code, reason_text, SQL condition
-# over the candidate rows `c`, true where broken). `_new` holds this batch's rows, `_file` being
-# their file's position in the batch; `_prior` the rows already in raw.<kind> that share a key
-# with one of them (see _PRIOR_SQL). A credit may name a debit of its own file or of an earlier
-# one, as when files are loaded one by one in name order.
-_DB_RULES: dict[str, list[tuple[str, str, str]]] = {
-    "declarations": [
-        ("duplicate_reference", "reference_number was already declared by this provider (another file or an earlier row)",
-         """c.rn > 1 or exists (select 1 from _prior r where r.provider_agb = c.provider_agb
-            and r.law = c.law and r.reference_number = c.reference_number)"""),
-        ("credit_without_debit", "credit line whose previous_reference_number names no known debit line",
-         """c.debit_credit = 'C' and not exists (select 1 from _prior r where r.provider_agb = c.provider_agb
-            and r.law = c.law and r.reference_number = c.previous_reference_number and r.debit_credit = 'D')
-            and not exists (select 1 from _new n where n.provider_agb = c.provider_agb and n.law = c.law
-            and n.reference_number = c.previous_reference_number and n.debit_credit = 'D' and n._file <= c._file)"""),
-    ],
-    "zvw_declarations": [
-        ("duplicate_reference", "reference_number was already submitted by this provider to this insurer",
-         """c.rn > 1 or exists (select 1 from _prior r where r.insurer_code = c.insurer_code
-            and r.provider_agb = c.provider_agb and r.reference_number = c.reference_number)"""),
-        ("credit_without_debit", "credit line whose previous_reference_number names no known debit line",
-         """c.debit_credit = 'C' and not exists (select 1 from _prior r where r.insurer_code = c.insurer_code
-            and r.provider_agb = c.provider_agb and r.reference_number = c.previous_reference_number and r.debit_credit = 'D')
-            and not exists (select 1 from _new n where n.insurer_code = c.insurer_code and n.provider_agb = c.provider_agb
-            and n.reference_number = c.previous_reference_number and n.debit_credit = 'D' and n._file <= c._file)"""),
-    ],
+# Referential rules that need the rows already loaded, for the kinds with reference numbers:
+# the key columns besides reference_number, and the reason texts. `_new` holds this batch's rows
+# (`_file` is their file's position in the batch), `_prior` the rows already in raw.<kind> that
+# share a key with one of them (a semi join on the small side, so a batch costs one scan of the
+# raw table). `_bad` gets the rows that break a rule, with the first rule they break:
+# - duplicate_reference: the key was loaded before, or is repeated in the batch (the first
+#   occurrence in file and row order stays);
+# - credit_without_debit: a credit whose previous_reference_number names no debit loaded before,
+#   in its own file or in an earlier file of the batch (as when loading file by file in order).
+_DB_KEYS = {"declarations": ("provider_agb", "law"), "zvw_declarations": ("insurer_code", "provider_agb")}
+_DB_TEXTS = {
+    "declarations": {
+        "duplicate_reference": "reference_number was already declared by this provider (another file or an earlier row)",
+        "credit_without_debit": "credit line whose previous_reference_number names no known debit line",
+    },
+    "zvw_declarations": {
+        "duplicate_reference": "reference_number was already submitted by this provider to this insurer",
+        "credit_without_debit": "credit line whose previous_reference_number names no known debit line",
+    },
 }
-_DB_KEYS = {"declarations": "provider_agb, law, reference_number", "zvw_declarations": "insurer_code, provider_agb, reference_number"}
-# The loaded rows the rules can match: those whose key equals a reference_number or a
-# previous_reference_number of this batch. A semi join on the small side, so a batch's check
-# costs one scan of raw.<kind> instead of a hash table over all of it per rule.
 _PRIOR_SQL = """
 create or replace temp table _prior as
 select r.{a}, r.{b}, r.reference_number, r.debit_credit from raw.{kind} r semi join (
     select {a}, {b}, reference_number as ref from _new
     union select {a}, {b}, previous_reference_number from _new where previous_reference_number is not null
 ) k on r.{a} = k.{a} and r.{b} = k.{b} and r.reference_number = k.ref"""
+_BAD_SQL = """
+create or replace temp table _bad as
+with repeated as (select {a}, {b}, reference_number from _new group by all having count(*) > 1),
+duplicates as (
+    select _file, source_row from (
+        select n._file, n.source_row, row_number() over (
+            partition by n.{a}, n.{b}, n.reference_number order by n._file, n.source_row) as rn
+        from _new n semi join repeated using ({a}, {b}, reference_number))
+    where rn > 1
+    union select n._file, n.source_row from _new n semi join _prior using ({a}, {b}, reference_number)),
+debits as (
+    select {a}, {b}, reference_number, min(_file) as _file from _new where debit_credit = 'D' group by all
+    union all select {a}, {b}, reference_number, -1 from _prior where debit_credit = 'D'),
+orphans as (
+    select c._file, c.source_row from _new c where c.debit_credit = 'C' and not exists (
+        select 1 from debits d where d.{a} = c.{a} and d.{b} = c.{b}
+        and d.reference_number = c.previous_reference_number and d._file <= c._file)
+    except select _file, source_row from duplicates)
+select _file, source_row, 'duplicate_reference' as reason_code from duplicates
+union all select _file, source_row, 'credit_without_debit' from orphans"""
 
 _QUARANTINE_SCHEMA = {"_file": pl.Int32, **ERROR_SCHEMA, "record": pl.String}
 
@@ -404,32 +413,31 @@ class Loader:
                                  f"{e.result.message}; moved to {target}")
 
     def _insert_rows(self, good: pl.DataFrame, files: pl.DataFrame) -> dict[int, int]:
-        """Insert a batch's good rows (after the referential rules); rows loaded per file."""
+        """Insert a batch's good rows, less those breaking a referential rule (quarantined);
+        rows loaded per file."""
         conn = self.conn
         columns = list(raw_columns(self.kind))
         conn.register("_new", good.join(files, on="_file", how="left", maintain_order="left").select("_file", *columns))
-        rules = _DB_RULES.get(self.kind, [])
-        if rules:
-            cases = " ".join(f"when {cond} then '{code}'" for code, _, cond in rules)
-            texts = " ".join(f"when '{code}' then '{text}'" for code, text, _ in rules)
-            a, b, _ = (k.strip() for k in _DB_KEYS[self.kind].split(","))
+        counts = dict(conn.execute("select _file, count(*) from _new group by 1").fetchall())
+        if self.kind in _DB_KEYS:
+            a, b = _DB_KEYS[self.kind]
             conn.execute(_PRIOR_SQL.format(a=a, b=b, kind=self.kind))
-            conn.execute(f"""
-                create or replace temp table _checked as
-                with c as (select *, row_number() over (partition by {_DB_KEYS[self.kind]} order by _file, source_row) as rn from _new)
-                select c.* exclude (rn), case {cases} end as reason_code from c""")
+            conn.execute(_BAD_SQL.format(a=a, b=b))
+            texts = " ".join(f"when '{code}' then '{text}'" for code, text in _DB_TEXTS[self.kind].items())
             conn.execute(f"""
                 insert into raw.quarantine
-                select source_file, '{self.kind}', source_row, reason_code,
-                       case reason_code {texts} end, to_json(t)::varchar, now()
-                from (select * exclude (client_id, _file) from _checked) t where reason_code is not null
+                select source_file, '{self.kind}', source_row, reason_code, case reason_code {texts} end,
+                       to_json(t)::varchar, now()
+                from (select n.* exclude (client_id, _file), b.reason_code
+                      from _new n join _bad b on b._file = n._file and b.source_row = n.source_row) t
                 order by source_file, source_row""")
-            conn.execute(f"insert into raw.{self.kind} select {', '.join(columns)} from _checked where reason_code is null")
-            loaded = dict(conn.execute("select _file, count(*) from _checked where reason_code is null group by 1").fetchall())
-            conn.execute("drop table _checked")
+            conn.execute(f"insert into raw.{self.kind} select {', '.join(columns)} from _new n "
+                         "anti join _bad b on b._file = n._file and b.source_row = n.source_row")
+            for file, bad in conn.execute("select _file, count(*) from _bad group by 1").fetchall():
+                counts[file] -= bad
+            conn.execute("drop table _bad")
             conn.execute("drop table _prior")
         else:
             conn.execute(f"insert into raw.{self.kind} select {', '.join(columns)} from _new")
-            loaded = dict(conn.execute("select _file, count(*) from _new group by 1").fetchall())
         conn.unregister("_new")
-        return loaded
+        return counts
