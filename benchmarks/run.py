@@ -195,6 +195,9 @@ def main() -> None:
     parser.add_argument("--memory-limit", default=os.environ.get("ZORG_DUCKDB_MEMORY_LIMIT", "4GB"))
     parser.add_argument("--workdir", type=Path, default=None, help="default: a new folder under the system temp dir")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and warehouse")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="copy this generated data folder (python -m pipeline.demo --out DIR --scale S, same "
+                             "--as-of) instead of generating; it is copied, never changed")
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--skip-increment", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="write every figure here (default: <workdir>/bench.json)")
@@ -224,11 +227,19 @@ def main() -> None:
                      "started": dt.datetime.now().isoformat(timespec="seconds"), "load_before": loadavg()}
     stages: list[Stage] = []
     try:
-        gen = run("generate", [PYTHON, "-m", "pipeline.demo", "--out", str(data), "--scale", f"{args.scale:g}",
-                               "--seed", str(args.seed), "--as-of", args.as_of.isoformat()], env, log=log,
-                  parse_json=True)
+        if args.data:
+            t0 = time.perf_counter()
+            shutil.copytree(args.data, data)
+            summary = json.loads((data / "summary.json").read_text(encoding="utf-8"))
+            gen = Stage("copy generated data", time.perf_counter() - t0, 0.0, 0.0,
+                        sum(summary.get("rows", {}).values()), note=f"(from {args.data})")
+            print(gen.line(), flush=True)
+        else:
+            gen = run("generate", [PYTHON, "-m", "pipeline.demo", "--out", str(data), "--scale", f"{args.scale:g}",
+                                   "--seed", str(args.seed), "--as-of", args.as_of.isoformat()], env, log=log,
+                      parse_json=True)
+            gen.rows = sum(gen.output.get("rows", {}).values()) if gen.ok else None
         stages.append(gen)
-        gen.rows = sum(gen.output.get("rows", {}).values()) if gen.ok else None
         if not gen.ok:
             raise SystemExit(f"generator failed; see {log}")
         results["held_back"] = hold_back_last_month(data, held, args.as_of)

@@ -12,6 +12,8 @@ import polars as pl
 from pipeline.resources import Warehouse
 from pipeline.schemas import INBOX_KINDS, MODELS, REFERENCE_KINDS, dtypes
 
+CHECK_CHUNK_ROWS = 500_000  # rows per pandera pass of a pandera_schema check
+
 
 def _violations(warehouse: Warehouse, query: str) -> tuple[int, str]:
     with warehouse.connect() as conn:
@@ -66,19 +68,25 @@ def _schema_holds(kind: str) -> dg.AssetChecksDefinition:
     )
     def _asset_check(warehouse: Warehouse) -> dg.AssetCheckResult:
         columns = [c for c in dtypes(kind) if c != "client_bsn"]
+        rows, count, failures = 0, 0, []
         with warehouse.connect() as conn:
-            frame = conn.sql(f"select {', '.join(columns)} from raw.{kind}").pl()
-        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("client_bsn")) if "client_bsn" in dtypes(kind) else frame
-        frame = frame.select(list(dtypes(kind))).cast(dtypes(kind))
-        try:
-            MODELS[kind].validate(frame, lazy=True)
-            failures = pl.DataFrame()
-        except pa.errors.SchemaErrors as exc:
-            failures = exc.failure_cases
+            # in chunks, so memory stays bounded however large the table grows
+            reader = conn.sql(f"select {', '.join(columns)} from raw.{kind}").fetch_record_batch(CHECK_CHUNK_ROWS)
+            for batch in reader:
+                frame = pl.from_arrow(batch)
+                if "client_bsn" in dtypes(kind):
+                    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("client_bsn"))
+                frame = frame.select(list(dtypes(kind))).cast(dtypes(kind))
+                rows += frame.height
+                try:
+                    MODELS[kind].validate(frame, lazy=True)
+                except pa.errors.SchemaErrors as exc:
+                    count += exc.failure_cases.height
+                    failures.append(exc.failure_cases.head(10).with_columns(pl.all().cast(pl.String)))
         return dg.AssetCheckResult(
-            passed=failures.height == 0,
-            metadata={"rows_validated": frame.height, "failure_cases": failures.height,
-                      "sample": dg.MetadataValue.text(str(failures.head(10)) if failures.height else "none")},
+            passed=count == 0,
+            metadata={"rows_validated": rows, "failure_cases": count,
+                      "sample": dg.MetadataValue.text(str(pl.concat(failures).head(10)) if failures else "none")},
         )
 
     return _asset_check
