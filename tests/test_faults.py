@@ -26,7 +26,7 @@ from conftest import FIXTURE_DATA, TEST_KEY, materialize, query
 AS_OF = "2025-03-31"
 PIPELINE = "key:raw/* or key:staging/* or key:marts/* or key:exports/*"
 TESTS_DIR = Path(__file__).resolve().parent
-TIMESTAMPS = {"loaded_at", "quarantined_at"}
+TIMESTAMPS = {"loaded_at", "quarantined_at", "mtime_ns"}
 
 RUNNER = """
 import sys

@@ -261,6 +261,30 @@ def test_one_batch_or_file_by_file_gives_the_same_rules(env, monkeypatch, batch_
     assert env.count("declarations") == 5
 
 
+def test_unchanged_files_are_not_hashed_again_but_a_same_size_edit_is_seen(env, monkeypatch):
+    import os
+
+    from pipeline.ingest import load as load_module
+
+    hashed = []
+    real = load_module.sha256_of
+    monkeypatch.setattr(load_module, "sha256_of", lambda path: hashed.append(path.name) or real(path))
+    assert env.load("declarations", "d.csv", DECL_HEADER + "\n" + decl("R1") + "\n").status == "loaded"
+    assert hashed == ["d.csv"]
+    path = env.root / "inbox" / "declarations" / "d.csv"
+    loader = Loader(env.conn, "declarations", b"key", TODAY, env.root / "refused")
+    assert loader.load_tabular(path, "inbox/declarations/d.csv", env.profiles).status == "unchanged"
+    assert hashed == ["d.csv"]  # same size and modification time: not read again
+    # the same number of bytes, other content, a later modification time: hashed and replaced
+    stat = path.stat()
+    path.write_text(DECL_HEADER + "\n" + decl("R2") + "\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert path.stat().st_size == stat.st_size
+    result = loader.load_tabular(path, "inbox/declarations/d.csv", env.profiles)
+    assert (result.status, hashed) == ("loaded", ["d.csv", "d.csv"])
+    assert env.conn.execute("select reference_number from raw.declarations").fetchall() == [("R2",)]
+
+
 def test_same_file_twice_is_a_no_op_and_a_copy_loads_nothing(env):
     text = ALLOC_HEADER + "\n" + GOOD_ALLOC + "\n"
     first = env.load("allocations", "a.csv", text)

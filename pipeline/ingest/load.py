@@ -2,7 +2,8 @@
 
 Files are loaded in batches of about a million rows (ZORG_INGEST_BATCH_ROWS): a batch's rows,
 quarantine rows and manifest entries are written in one transaction, together or not at all, so
-a file is never half loaded. A file already loaded (same path, same SHA-256) is a no-op; the
+a file is never half loaded. A file already loaded (same path and SHA-256; a file of unchanged
+size and modification time is not hashed again) is a no-op; the
 same content under another name is recorded as a duplicate and loads nothing; a changed file
 under the same path replaces its earlier rows. A file that cannot be read is refused as a whole,
 reported in the quarantine and moved aside to ``<data>/refused/``.
@@ -51,6 +52,8 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection, kind: str) -> None:
     """Create raw.manifest, raw.quarantine and raw.<kind> (for kinds with a model) if missing."""
     conn.execute("create schema if not exists raw")
     conn.execute(MANIFEST_DDL)
+    # the file's modification time, for the quick unchanged test (warehouses of older versions lack it)
+    conn.execute("alter table raw.manifest add column if not exists mtime_ns bigint")
     conn.execute(QUARANTINE_DDL)
     if kind not in MODELS:
         return
@@ -221,7 +224,7 @@ class Loader:
         another name is recorded as a duplicate and loads nothing; a changed file replaces its
         earlier rows; a file that cannot be read is refused and moved to ``refused/<kind>/``.
         """
-        digests = [sha256_of(item.path) for item in items]
+        digests = self._digests(items)
         results: list[FileResult] = []
         read_here: dict[str, str] = {}  # digest -> the file of this run read with it
         batch: list[_Entry] = []
@@ -254,6 +257,26 @@ class Loader:
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _digests(self, items: list[Item]) -> list[str]:
+        """SHA-256 of every file. A file whose size and modification time equal those of its
+        manifest entry is taken as unchanged without reading it (the quick check of rsync and
+        make): hashing a national archive every run costs more than loading a new month."""
+        if not items:
+            return []
+        stats = [item.path.stat() for item in items]
+        self.conn.register("_files", pl.DataFrame(
+            {"pos": range(len(items)), "source_file": [i.source_file for i in items],
+             "size_bytes": [st.st_size for st in stats], "mtime_ns": [st.st_mtime_ns for st in stats]},
+            schema={"pos": pl.Int64, "source_file": pl.String, "size_bytes": pl.Int64, "mtime_ns": pl.Int64}))
+        try:
+            known = self.conn.execute("""
+                select m.sha256 from _files f left join raw.manifest m on m.source_file = f.source_file
+                    and m.size_bytes = f.size_bytes and m.mtime_ns = f.mtime_ns
+                order by f.pos""").fetchall()
+        finally:
+            self.conn.unregister("_files")
+        return [row[0] or sha256_of(item.path) for row, item in zip(known, items)]
+
     def _manifest(self, items: list[Item], digests: list[str]) -> list[tuple]:
         """Per item, in one query: the SHA-256 and status of its manifest entry, and a loaded
         file with the same content under another name."""
@@ -265,8 +288,10 @@ class Loader:
         try:
             rows = self.conn.execute("""
                 select m.sha256, m.status,
-                       (select min(t.source_file) from raw.manifest t
-                        where t.sha256 = f.digest and t.source_file <> f.source_file and t.status = 'loaded')
+                       case when m.sha256 is distinct from f.digest then
+                           (select min(t.source_file) from raw.manifest t
+                            where t.sha256 = f.digest and t.source_file <> f.source_file and t.status = 'loaded')
+                       end
                 from _files f left join raw.manifest m on m.source_file = f.source_file
                 order by f.pos""").fetchall()
         finally:
@@ -389,15 +414,17 @@ class Loader:
             for i, e in enumerate(batch):
                 e.result.rows_loaded = loaded.get(i, 0)
                 e.result.rows_quarantined = per_file.get(i, 0)
+            stats = [e.item.path.stat() for e in batch]
             conn.register("_manifest", pl.DataFrame([
-                (e.item.source_file, e.digest, e.item.path.stat().st_size, e.result.rows_received, e.result.rows_loaded,
-                 e.result.rows_quarantined, e.result.status, e.result.message) for e in batch
+                (e.item.source_file, e.digest, st.st_size, e.result.rows_received, e.result.rows_loaded,
+                 e.result.rows_quarantined, e.result.status, e.result.message, st.st_mtime_ns)
+                for e, st in zip(batch, stats)
             ], schema=["source_file", "sha256", "size_bytes", "rows_received", "rows_loaded", "rows_quarantined",
-                       "status", "message"], orient="row"))
+                       "status", "message", "mtime_ns"], orient="row"))
             conn.execute(f"""
                 insert into raw.manifest
                 select source_file, '{self.kind}', sha256, size_bytes, now(), rows_received, rows_loaded,
-                       rows_quarantined, status, message from _manifest""")
+                       rows_quarantined, status, message, mtime_ns from _manifest""")
             conn.unregister("_manifest")
             conn.unregister("_batch_files")
             conn.execute("commit")
