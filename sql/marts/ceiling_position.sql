@@ -64,6 +64,11 @@ running_lines as (
             rows between unbounded preceding and current row
         ) as running_eur
     from approved_lines
+    -- only pairs with a ceiling: the others never reach `realised`, and the window is the costly part
+    semi join year_ceilings
+        on year_ceilings.payer_kind = approved_lines.payer_kind
+        and year_ceilings.payer_code = approved_lines.payer_code
+        and year_ceilings.provider_agb = approved_lines.provider_agb
 ),
 
 realised as (

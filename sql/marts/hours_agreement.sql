@@ -53,12 +53,21 @@ client_months as (
     having sum(payer_lines.net_hours) > 0
 ),
 
-client_spans as (
-    select
-        *,
-        min(month) over (partition by payer_kind, payer_code, provider_agb, client_id) as first_month,
-        max(month) over (partition by payer_kind, payer_code, provider_agb, client_id) as last_month
+spans as (
+    -- a grouping, not a window: no sort of millions of client months
+    select payer_kind, payer_code, provider_agb, client_id, min(month) as first_month, max(month) as last_month
     from client_months
+    group by all
+),
+
+client_spans as (
+    select client_months.*, spans.first_month, spans.last_month
+    from client_months
+    inner join spans
+        on spans.payer_kind = client_months.payer_kind
+        and spans.payer_code = client_months.payer_code
+        and spans.provider_agb = client_months.provider_agb
+        and spans.client_id = client_months.client_id
 ),
 
 full_months as (
