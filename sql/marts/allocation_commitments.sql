@@ -65,20 +65,22 @@ running_allocations as (
         least(coalesce(allocs.end_date, params.year_end), params.year_end) as remaining_end_in_year,
         coalesce(allocs.end_date, params.year_end) as remaining_end
     from (
-        select distinct
+        -- one row per allocation (its months share its attributes): group by the key only
+        select
             municipality_code,
             law,
             allocation_number,
-            product_category,
-            product_code,
-            variant,
-            unit,
-            frequency,
-            volume,
-            budget_eur,
-            start_date,
-            end_date
+            any_value(product_category) as product_category,
+            any_value(product_code) as product_code,
+            any_value(variant) as variant,
+            any_value(unit) as unit,
+            any_value(frequency) as frequency,
+            any_value(volume) as volume,
+            any_value(budget_eur) as budget_eur,
+            any_value(start_date) as start_date,
+            any_value(end_date) as end_date
         from allocation_month_maxima
+        group by municipality_code, law, allocation_number
     ) as allocs
     cross join params
     where coalesce(allocs.end_date, params.year_end) > params.as_of

@@ -73,18 +73,20 @@ allocations as (
         municipality_code,
         law,
         allocation_number,
-        client_id,
-        provider_agb,
-        product_category,
-        product_code,
-        variant,
-        unit,
-        frequency,
-        volume,
-        budget_eur,
-        start_date,
-        end_date,
-        total_max_volume,
+        -- attributes of the allocation, the same in each of its months (one row per key is
+        -- checked): any_value, so the grouping hashes the key only
+        any_value(client_id) as client_id,
+        any_value(provider_agb) as provider_agb,
+        any_value(product_category) as product_category,
+        any_value(product_code) as product_code,
+        any_value(variant) as variant,
+        any_value(unit) as unit,
+        any_value(frequency) as frequency,
+        any_value(volume) as volume,
+        any_value(budget_eur) as budget_eur,
+        any_value(start_date) as start_date,
+        any_value(end_date) as end_date,
+        any_value(total_max_volume) as total_max_volume,
         count(*) as months,
         sum(max_volume) as max_volume_to_date,
         sum(delivered_volume) as delivered_volume,
@@ -98,22 +100,7 @@ allocations as (
         sum(declared_volume) filter (where is_mature) as mature_declared_volume,
         sum(declared_amount_eur) filter (where is_mature) as mature_declared_amount_eur
     from allocation_months
-    group by
-        municipality_code,
-        law,
-        allocation_number,
-        client_id,
-        provider_agb,
-        product_category,
-        product_code,
-        variant,
-        unit,
-        frequency,
-        volume,
-        budget_eur,
-        start_date,
-        end_date,
-        total_max_volume
+    group by municipality_code, law, allocation_number
 
 ),
 

@@ -32,29 +32,21 @@ mature_allocations as (
         municipality_code,
         law,
         allocation_number,
-        client_id,
-        provider_agb,
-        product_category,
-        product_code,
-        unit,
-        start_date,
-        end_date,
+        -- the allocation's attributes are the same in each of its months: any_value, so the
+        -- grouping hashes the key only
+        any_value(client_id) as client_id,
+        any_value(provider_agb) as provider_agb,
+        any_value(product_category) as product_category,
+        any_value(product_code) as product_code,
+        any_value(unit) as unit,
+        any_value(start_date) as start_date,
+        any_value(end_date) as end_date,
         max(month) as last_mature_month,
         sum(declared_hours) as declared_hours,
         sum(hour_lines) as hour_lines
     from allocation_months
     where is_mature
-    group by
-        municipality_code,
-        law,
-        allocation_number,
-        client_id,
-        provider_agb,
-        product_category,
-        product_code,
-        unit,
-        start_date,
-        end_date
+    group by municipality_code, law, allocation_number
 
 ),
 
