@@ -1,7 +1,10 @@
-"""Read the `marts` tables (and two staging columns sets) into polars frames for the reports.
+"""Read what the reports show from the `marts` tables (and two staging tables) into polars frames.
 
 Everything is read first, into a plain :class:`ReportData`; the figure builders and writers never
-touch the database. Columns that could identify a client are dropped on the way in.
+touch the database. DuckDB filters and aggregates to the grain the pages show, so memory follows
+the size of the reports, not of the data: a figure gets its aggregate, a follow-up list its flagged
+rows with the columns it shows, a small mart (a row per provider, payer, file or product and month
+at most) its rows of the reporting year. Client columns are never selected.
 """
 
 from __future__ import annotations
@@ -12,6 +15,14 @@ import re
 
 import duckdb
 import polars as pl
+
+from .tables import (
+    ALLOCATION_KEY,
+    SHOWN_CEILING_PROVIDERS,
+    TOP_PROVIDERS,
+    ceiling_order,
+    first_of_twelve_months,
+)
 
 S, F, I, D, B = pl.String, pl.Float64, pl.Int64, pl.Date, pl.Boolean
 
@@ -89,13 +100,12 @@ MART_COLUMNS: dict[str, tuple[dict[str, pl.DataType], dict[str, pl.DataType]]] =
     ),
 }
 
-# read from staging with an explicit column list (never client_id)
-ZVW_COLUMNS: dict[str, pl.DataType] = {
-    "insurer_code": S, "provider_agb": S, "submitted_on": D, "net_amount_eur": F, "status": S,
-    "month": D,
+# approved wijkverpleging euros per insurer, provider and submission day (never client_id)
+REALISATION_COLUMNS: dict[str, pl.DataType] = {
+    "insurer_code": S, "provider_agb": S, "submitted_on": D, "net_amount_eur": F,
 }
 
-# a column whose name matches this never leaves read_report_data
+# a column whose name matches this is never kept by conform
 # (client-level keys; aggregates such as ``clients`` or ``hours_per_client`` are fine)
 _CLIENT_COLUMN = re.compile(
     r"^(client_(id|key|bsn|ref|reference|number|pseudonym)|bsn|clientnummer|burgerservicenummer)$|_bsn$",
@@ -103,13 +113,58 @@ _CLIENT_COLUMN = re.compile(
 )
 
 
+SQL_TYPES: dict[pl.DataType, str] = {S: "varchar", F: "double", I: "bigint", D: "date", B: "boolean"}
+
+# marts read row by row: table -> (columns, or None for all of MART_COLUMNS; filter on $year, $as_of,
+# $first_month). Each holds a row per provider, payer, file or product (and month) at most.
+ROW_READS: dict[str, tuple[tuple[str, ...] | None, str]] = {
+    "budget_exhaustion": (None, "year = $year"),
+    "band_utilisation": (("product_code", "band_position", "band_class"), "true"),  # a point per allocation is drawn
+    "rekenfactor": (None, "true"),  # a row per product and municipality or provider
+    "ceiling_position": (None, "year = $year"),
+    "hours_per_client_month": (None, "year(month) = $year and month <= $as_of"),
+    "hours_agreement": (None, "year = $year"),
+    "declaration_timeliness": (None, "month >= $first_month and month <= $as_of"),
+    "rejections": (None, "month >= $first_month and month <= $as_of"),
+    "quarantine_summary": (None, "true"),
+    "quarantine_reasons": (None, "true"),
+}
+
+# columns outside MART_COLUMNS that a report query reads when the mart has them
+SOURCE_EXTRAS: dict[str, tuple[str, ...]] = {"allocation_totals": ("approved_amount_eur",)}
+
+ALLOCATION_COLUMNS = (*ALLOCATION_KEY, "provider_agb", "product_category", "product_code")
+
+
+@dataclasses.dataclass(frozen=True)
+class AllocationFigures:
+    """The allocation figures, aggregated in DuckDB; ``region`` marks the rows of the whole region.
+
+    The three lists hold the enriched allocations (see :func:`tables.enrich_totals`) or allocation
+    months of the as-of year that are flagged; the rest are aggregates per municipality and region.
+    """
+
+    real_overshoots: pl.DataFrame  # allocations with a total overshoot
+    underused: pl.DataFrame  # under-used allocations
+    period_overshoots: pl.DataFrame  # allocation months of the year above their maximum
+    compensation: pl.DataFrame  # key, peak_months, compensated_peak_months of those allocations
+    compensated_peaks: pl.DataFrame  # region, municipality_code, count, eur
+    peaks: pl.DataFrame  # product_category, compensated/not_compensated months and euros (region)
+    spend: pl.DataFrame  # region, municipality_code, law, month, approved_amount_eur
+    spend_providers: pl.DataFrame  # region, municipality_code, provider_agb, approved_amount_eur (top N)
+    overshoot_providers: pl.DataFrame  # region, municipality_code, provider_agb, excess_eur (top N)
+
+
 @dataclasses.dataclass(frozen=True)
 class ReportData:
     """Every frame the reports read, as known at ``as_of``."""
 
     as_of: dt.date
-    marts: dict[str, pl.DataFrame]
-    zvw_lines: pl.DataFrame
+    marts: dict[str, pl.DataFrame]  # the small marts of ROW_READS
+    allocations: AllocationFigures
+    realisation: pl.DataFrame  # REALISATION_COLUMNS, for the providers a Plafondmonitor draws
+    municipalities: list[str]
+    insurers: list[str]
     refused_files: pl.DataFrame  # source_file, reason_text
     latest_declared_on: dt.date | None
     latest_submitted_on: dt.date | None
@@ -146,6 +201,12 @@ def empty_frame(table: str) -> pl.DataFrame:
     return pl.DataFrame(schema={**required, **optional})
 
 
+def mart_types(table: str) -> dict[str, pl.DataType]:
+    """Every column of a marts table the reports know, with its polars type."""
+    required, optional = MART_COLUMNS[table]
+    return {**required, **optional}
+
+
 def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     rows = conn.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
@@ -162,31 +223,82 @@ def _columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[st
     return {r[0] for r in rows}
 
 
-def read_report_data(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> ReportData:
-    """Read every table the reports need. Missing marts tables are an error; empty ones are fine."""
-    marts: dict[str, pl.DataFrame] = {}
-    for table in MART_COLUMNS:
-        if not _table_exists(conn, "marts", table):
-            raise LookupError(f"marts.{table} does not exist; materialise the marts first")
-        # table names come from the fixed MART_COLUMNS keys, never from input
-        marts[table] = conform(conn.sql(f"select * from marts.{table}").pl(), table)
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
-    zvw = pl.DataFrame(schema=ZVW_COLUMNS)
+
+def _used(query: str, params: dict[str, object]) -> dict[str, object]:
+    """The named parameters ($name) the query uses: DuckDB refuses unused ones."""
+    used = set(re.findall(r"\$(\w+)", query))
+    return {k: v for k, v in params.items() if k in used}
+
+
+def fetch(conn: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]) -> pl.DataFrame:
+    """Run one report query into a polars frame."""
+    return conn.sql(query, params=_used(query, params)).pl()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Marts:
+    """The marts tables as SQL: a subquery per table with every MART_COLUMNS column, raw types."""
+
+    sources: dict[str, str]
+    present: dict[str, set[str]]
+
+    @classmethod
+    def check(cls, conn: duckdb.DuckDBPyConnection) -> _Marts:
+        sources, present = {}, {}
+        for table, (required, optional) in MART_COLUMNS.items():
+            if not _table_exists(conn, "marts", table):
+                raise LookupError(f"marts.{table} does not exist; materialise the marts first")
+            columns = _columns(conn, "marts", table)
+            missing = sorted(set(required) - columns)
+            if missing:
+                raise KeyError(f"marts.{table} lacks the columns {missing}")
+            # table and column names come from the fixed MART_COLUMNS, never from input
+            select = ", ".join([
+                *(_ident(name) if name in columns else f"cast(null as {SQL_TYPES[dtype]}) as {_ident(name)}"
+                  for name, dtype in {**required, **optional}.items()),
+                *(_ident(name) for name in SOURCE_EXTRAS.get(table, ()) if name in columns),
+            ])
+            sources[table] = f"(select {select} from marts.{_ident(table)})"
+            present[table] = columns
+        return cls(sources, present)
+
+    def __getitem__(self, table: str) -> str:
+        return self.sources[table]
+
+
+def read_report_data(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> ReportData:
+    """Read what the reports show. Missing marts tables are an error; empty ones are fine."""
+    marts = _Marts.check(conn)
+    params = {"as_of": as_of, "year": as_of.year, "first_month": first_of_twelve_months(as_of)}
+
+    frames: dict[str, pl.DataFrame] = {}
+    for table, (columns, where) in ROW_READS.items():
+        types = mart_types(table)
+        if columns is not None:
+            types = {c: types[c] for c in columns}
+        select = ", ".join(_ident(c) for c in types)
+        frames[table] = _conform(
+            fetch(conn, f"select {select} from {marts[table]} where {where}", params), types)
+
+    allocations = _read_allocations(conn, marts, params)
+    municipalities = fetch(conn, MUNICIPALITIES_SQL.format(**marts.sources), params)["municipality_code"]
+    insurers = set(fetch(conn, INSURERS_SQL.format(**marts.sources), params)["payer_code"].to_list())
+
+    # the Plafondmonitor draws the realisation of the first providers of each insurer's ceiling table
+    shown = ceiling_order(frames["ceiling_position"]).group_by("payer_code", maintain_order=True).head(
+        SHOWN_CEILING_PROVIDERS).drop_nulls(["payer_code", "provider_agb"])
+    realisation = pl.DataFrame(schema=REALISATION_COLUMNS)
     latest_submitted = None
     if _table_exists(conn, "staging", "zvw_lines"):
-        zvw = _conform(
-            conn.sql(
-                """
-                select insurer_code, provider_agb, cast(submitted_on as date) as submitted_on,
-                       cast(net_amount_eur as double) as net_amount_eur, status, month
-                from staging.zvw_lines
-                where cast(submitted_on as date) <= ?
-                """,
-                params=[as_of],
-            ).pl(),
-            ZVW_COLUMNS,
-        )
-        latest_submitted = zvw["submitted_on"].max()
+        realisation = _conform(fetch(conn, REALISATION_SQL, {
+            **params, "insurers": shown["payer_code"].to_list(), "providers": shown["provider_agb"].to_list(),
+        }), REALISATION_COLUMNS)
+        zvw = fetch(conn, ZVW_SUMMARY_SQL, params)
+        insurers |= set(zvw["insurer_code"].drop_nulls().to_list())
+        latest_submitted = zvw["latest_submitted_on"].max()
 
     latest_declared = None
     if _table_exists(conn, "staging", "declaration_lines"):
@@ -204,16 +316,18 @@ def read_report_data(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> ReportD
             if has_quarantine
             else "null"
         )
-        refused = conn.sql(
+        refused = fetch(
+            conn,
             f"select m.source_file, {reason} as reason_text from raw.manifest m "
-            "where m.status = 'refused' order by m.source_file"
-        ).pl().cast({"source_file": S, "reason_text": S})
+            "where m.status = 'refused' order by m.source_file",
+            params,
+        ).cast({"source_file": S, "reason_text": S})
     else:
-        summary = marts["quarantine_summary"]
+        summary = frames["quarantine_summary"]
         refused = (
             summary.filter(pl.col("status") == "refused")
             .join(
-                marts["quarantine_reasons"]
+                frames["quarantine_reasons"]
                 .group_by("source_file")
                 .agg(pl.col("reason_text").unique().sort().str.join("; ")),
                 on="source_file",
@@ -225,8 +339,11 @@ def read_report_data(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> ReportD
 
     return ReportData(
         as_of=as_of,
-        marts=marts,
-        zvw_lines=zvw,
+        marts=frames,
+        allocations=allocations,
+        realisation=realisation,
+        municipalities=sorted(municipalities.to_list()),
+        insurers=sorted(insurers),
         refused_files=refused,
         latest_declared_on=_as_date(latest_declared),
         latest_submitted_on=_as_date(latest_submitted),
@@ -239,3 +356,244 @@ def _as_date(value) -> dt.date | None:
     if isinstance(value, dt.datetime):
         return value.date()
     return value
+
+
+# ------------------------------------------------------------------------------ allocations
+
+TOTALS_TABLE = "reports_allocation_totals"  # a temporary table, dropped once read
+
+# Sums of doubles over allocations add in key order, so a rerun gives the same last digits (and the
+# same figure files); sums over the months of one allocation use fsum, sums of euros in cents are
+# exact decimals.
+IN_KEY_ORDER = "order by municipality_code, law, allocation_number"
+
+# The euros of one allocation month above its maximum, pro rata (tables._period_excess_eur).
+PERIOD_EXCESS_EUR = """
+    case when delivered_volume > 0
+         then approved_amount_eur
+              * (case when delivered_volume - max_volume < 0 then 0.0 else delivered_volume - max_volume end)
+              / delivered_volume
+         else 0.0 end"""
+
+# The allocations active in the as-of year with the figures of their months (tables.enrich_totals),
+# those that some figure or list uses: overshooting, under-used, with peak months, or with a period
+# overshoot in the year (period_in_year). {approved} is the totals' own approved_amount_eur when the
+# mart has one, else the months' sum.
+ENRICHED_TOTALS_SQL = """
+create or replace temp table {totals_table} as
+with months as (
+    select municipality_code, law, allocation_number,
+           arg_max_null(provider_agb, month) as last_provider,
+           arg_max_null(product_category, month) as last_category,
+           arg_max_null(product_code, month) as last_product,
+           coalesce(sum(approved_amount_eur), 0) as approved_amount_eur,
+           fsum(delivered_volume) as delivered_volume,
+           coalesce(fsum({period_excess}) filter (where period_overshoot), 0.0) as period_excess_eur,
+           bool_or(year(month) = $year) as active,
+           bool_or(period_overshoot and year(month) = $year and month <= $as_of) as period_in_year
+    from {allocation_months}
+    group by municipality_code, law, allocation_number
+),
+enriched as (
+    select t.municipality_code, t.law, t.allocation_number,
+           coalesce(t.provider_agb, m.last_provider) as provider_agb,
+           coalesce(t.product_category, m.last_category) as product_category,
+           coalesce(t.product_code, m.last_product) as product_code,
+           t.total_max_volume, t.delivered_volume, t.utilisation, t.total_overshoot, t.peak_months,
+           t.compensated_peak_months, t.underused, t.underuse_reason, t.suggested_product_code,
+           t.committed_eur, m.period_excess_eur, m.period_in_year,
+           case when m.delivered_volume > 0 then {approved} / m.delivered_volume end as price_eur,
+           case when t.delivered_volume - t.total_max_volume < 0 then 0.0
+                else t.delivered_volume - t.total_max_volume end as excess_volume
+    from {allocation_totals} t
+    join months m on m.municipality_code = t.municipality_code and m.law = t.law
+                 and m.allocation_number = t.allocation_number
+    where m.active and (t.total_overshoot or t.underused or t.peak_months > 0 or m.period_in_year)
+)
+select *, coalesce(excess_volume * price_eur, 0.0) as excess_eur from enriched
+"""
+
+LIST_SQL = "select {columns} from {totals_table} where {flag} {in_key_order}"
+
+PERIOD_OVERSHOOTS_SQL = """
+select municipality_code, law, allocation_number, provider_agb, product_category, product_code, month,
+       max_volume, delivered_volume, approved_amount_eur, period_overshoot
+from {allocation_months}
+where year(month) = $year and month <= $as_of and period_overshoot
+order by municipality_code, law, allocation_number, month
+"""
+
+COMPENSATION_SQL = """
+select municipality_code, law, allocation_number, peak_months, compensated_peak_months
+from {totals_table}
+where period_in_year
+order by municipality_code, law, allocation_number
+"""
+
+# peak months the yearly allowance absorbs and their share of the period excess (overshoot_summary)
+COMPENSATED_PEAKS_SQL = """
+with peaks as (
+    select *, coalesce(period_excess_eur, 0) * compensated_peak_months / peak_months as compensated_eur
+    from {totals_table}
+    where peak_months > 0
+)
+select grouping(municipality_code) = 1 as region, municipality_code,
+       cast(coalesce(sum(compensated_peak_months), 0) as bigint) as count,
+       cast(coalesce(sum(compensated_eur {in_key_order}), 0) as double) as eur
+from peaks
+group by grouping sets ((municipality_code), ())
+order by region, municipality_code
+"""
+
+# figures.peaks_by_category for the region
+PEAKS_SQL = """
+with peaks as (
+    select *, compensated_peak_months / peak_months as share
+    from {totals_table}
+    where peak_months > 0
+)
+select product_category,
+       cast(coalesce(sum(compensated_peak_months), 0) as bigint) as compensated_months,
+       cast(coalesce(sum(peak_months - compensated_peak_months), 0) as bigint) as not_compensated_months,
+       cast(coalesce(sum(coalesce(period_excess_eur, 0) * share {in_key_order}), 0) as double) as compensated_eur,
+       cast(coalesce(sum(coalesce(period_excess_eur, 0) * (1 - share) {in_key_order}), 0) as double)
+         as not_compensated_eur
+from peaks
+group by product_category
+order by product_category nulls first
+"""
+
+# approved euros per law and month of the year (tables.cumulative_spend), per municipality and region
+SPEND_SQL = """
+select grouping(municipality_code) = 1 as region, municipality_code, law, month,
+       cast(sum(approved_amount_eur) as double) as approved_amount_eur
+from {allocation_months}
+where year(month) = $year and month <= $as_of
+group by grouping sets ((municipality_code, law, month), (law, month))
+order by region, municipality_code, law, month
+"""
+
+# the providers with the most approved euros in the year (tables.top_providers)
+SPEND_PROVIDERS_SQL = """
+with sums as (
+    select grouping(municipality_code) = 1 as region, municipality_code, provider_agb,
+           cast(sum(approved_amount_eur) as double) as approved_amount_eur
+    from {allocation_months}
+    where year(month) = $year and month <= $as_of
+    group by grouping sets ((municipality_code, provider_agb), (provider_agb))
+),
+ranked as (
+    select *, row_number() over (
+        partition by region, municipality_code
+        order by approved_amount_eur desc, provider_agb asc nulls first) as rank
+    from sums
+    where approved_amount_eur > 0
+)
+select region, municipality_code, provider_agb, approved_amount_eur
+from ranked
+where rank <= {top}
+order by region, municipality_code, rank
+"""
+
+# the providers with the most euros above the allocations' totals (tables.top_providers)
+OVERSHOOT_PROVIDERS_SQL = """
+with sums as (
+    select grouping(municipality_code) = 1 as region, municipality_code, provider_agb,
+           cast(sum(excess_eur {in_key_order}) as double) as excess_eur
+    from {totals_table}
+    where total_overshoot
+    group by grouping sets ((municipality_code, provider_agb), (provider_agb))
+),
+ranked as (
+    select *, row_number() over (
+        partition by region, municipality_code order by excess_eur desc, provider_agb asc nulls first) as rank
+    from sums
+    where excess_eur > 0
+)
+select region, municipality_code, provider_agb, excess_eur
+from ranked
+where rank <= {top}
+order by region, municipality_code, rank
+"""
+
+MUNICIPALITIES_SQL = """
+select municipality_code from {budget_exhaustion} where municipality_code is not null
+union select municipality_code from {allocation_months} where municipality_code is not null
+union select municipality_code from {declaration_timeliness} where municipality_code is not null
+"""
+
+INSURERS_SQL = """
+select distinct payer_code from {ceiling_position} where payer_kind = 'insurer' and payer_code is not null
+"""
+
+REALISATION_SQL = """
+with shown as (
+    select unnest($insurers::varchar[]) as insurer_code, unnest($providers::varchar[]) as provider_agb
+)
+select z.insurer_code, z.provider_agb, cast(z.submitted_on as date) as submitted_on,
+       cast(sum(z.net_amount_eur) as double) as net_amount_eur
+from staging.zvw_lines z
+where cast(z.submitted_on as date) <= $as_of and z.status = 'approved' and year(z.month) = $year
+  and exists (select 1 from shown s where s.insurer_code = z.insurer_code and s.provider_agb = z.provider_agb)
+group by all
+order by all
+"""
+
+ZVW_SUMMARY_SQL = """
+select insurer_code, max(cast(submitted_on as date)) as latest_submitted_on
+from staging.zvw_lines
+where cast(submitted_on as date) <= $as_of
+group by insurer_code
+"""
+
+
+def _read_allocations(conn: duckdb.DuckDBPyConnection, marts: _Marts,
+                      params: dict[str, object]) -> AllocationFigures:
+    """The allocation figures: one pass over the months into a temporary table, then small reads."""
+    months_types = mart_types("allocation_months")
+    totals_types = mart_types("allocation_totals")
+    enriched_types = {
+        **{c: totals_types[c] for c in ALLOCATION_COLUMNS},
+        "total_max_volume": F, "delivered_volume": F, "excess_volume": F, "excess_eur": F, "utilisation": F,
+        "total_overshoot": B, "underused": B, "underuse_reason": S, "suggested_product_code": S,
+        "committed_eur": F, "peak_months": I, "compensated_peak_months": I,
+    }
+    names = {**marts.sources, "totals_table": TOTALS_TABLE, "period_excess": PERIOD_EXCESS_EUR,
+             "top": TOP_PROVIDERS, "in_key_order": IN_KEY_ORDER}
+    has_approved = "approved_amount_eur" in marts.present["allocation_totals"]
+    approved = "t.approved_amount_eur" if has_approved else "m.approved_amount_eur"
+
+    def read(query: str, types: dict[str, pl.DataType]) -> pl.DataFrame:
+        return _conform(fetch(conn, query.format(**names), params), types)
+
+    def listed(flag: str, columns: tuple[str, ...]) -> pl.DataFrame:
+        types = {c: enriched_types[c] for c in (*ALLOCATION_COLUMNS, *columns, flag)}
+        query = LIST_SQL.format(columns=", ".join(types), flag=flag, **names)
+        return _conform(fetch(conn, query, params), types)
+
+    enriched = ENRICHED_TOTALS_SQL.format(**names, approved=approved)
+    conn.execute(enriched, _used(enriched, params)).fetchall()
+    try:
+        return AllocationFigures(
+            real_overshoots=listed("total_overshoot", (
+                "total_max_volume", "delivered_volume", "excess_volume", "excess_eur")),
+            underused=listed("underused", (
+                "utilisation", "underuse_reason", "suggested_product_code", "committed_eur")),
+            period_overshoots=read(PERIOD_OVERSHOOTS_SQL, {c: months_types[c] for c in (
+                *ALLOCATION_COLUMNS, "month", "max_volume", "delivered_volume", "approved_amount_eur",
+                "period_overshoot")}),
+            compensation=read(COMPENSATION_SQL, {c: enriched_types[c] for c in (
+                *ALLOCATION_KEY, "peak_months", "compensated_peak_months")}),
+            compensated_peaks=read(COMPENSATED_PEAKS_SQL, {"region": B, "municipality_code": S, "count": I,
+                                                           "eur": F}),
+            peaks=read(PEAKS_SQL, {"product_category": S, "compensated_months": I, "not_compensated_months": I,
+                                   "compensated_eur": F, "not_compensated_eur": F}),
+            spend=read(SPEND_SQL, {"region": B, "municipality_code": S, "law": S, "month": D,
+                                   "approved_amount_eur": F}),
+            spend_providers=read(SPEND_PROVIDERS_SQL, {"region": B, "municipality_code": S, "provider_agb": S,
+                                                       "approved_amount_eur": F}),
+            overshoot_providers=read(OVERSHOOT_PROVIDERS_SQL, {"region": B, "municipality_code": S,
+                                                               "provider_agb": S, "excess_eur": F}),
+        )
+    finally:
+        conn.execute(f"drop table if exists temp.main.{TOTALS_TABLE}").fetchall()

@@ -15,6 +15,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from .i18n import label, plotly_date_format, plotly_month_format, plotly_separators
+from .tables import SHOWN_CEILING_PROVIDERS
 
 PALETTE = ["#1f5f8b", "#e07b39", "#3a9d5d", "#c23b3b", "#7d5ba6", "#8c6d31", "#d4619e", "#5f6b73",
            "#b5a416", "#2aa3b5", "#9a3f1d", "#4c7a34"]
@@ -233,7 +234,7 @@ def fig_timeliness(timeliness: pl.DataFrame, rejections: pl.DataFrame, lang: str
 
 
 def fig_cumulative_realisation(cumulative: pl.DataFrame, table: pl.DataFrame, year: int, lang: str,
-                               max_providers: int = 12) -> go.Figure | None:
+                               max_providers: int = SHOWN_CEILING_PROVIDERS) -> go.Figure | None:
     """Small multiples: cumulative approved euros by submission date against each provider's ceiling.
 
     ``table`` is the urgency-sorted ceiling table; the first ``max_providers`` providers are shown.
@@ -394,7 +395,10 @@ def fig_rekenfactor(effects: pl.DataFrame, lang: str) -> go.Figure | None:
 
 
 def peaks_by_category(totals: pl.DataFrame) -> pl.DataFrame:
-    """Peak months and their euros per product category: compensated and not compensated."""
+    """Peak months and their euros per product category: compensated and not compensated.
+
+    The reports read this from DuckDB (``data.PEAKS_SQL``); this is its reference, kept equal by tests.
+    """
     share = pl.col("compensated_peak_months") / pl.col("peak_months")
     return (
         totals.filter(pl.col("peak_months") > 0)

@@ -15,6 +15,8 @@ from .i18n import label, pl_fmt_date, pl_fmt_eur, pl_fmt_num, pl_fmt_pct, pl_val
 
 ALLOCATION_KEY = ["municipality_code", "law", "allocation_number"]
 ALERT_RANK = {"reached": 0, "projected_over": 1, "90": 2, "70": 3, "ok": 4}
+TOP_PROVIDERS = 10  # providers per panel of the Maandrapportage's top-providers figure
+SHOWN_CEILING_PROVIDERS = 12  # most urgent providers drawn per insurer in the Plafondmonitor
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +51,7 @@ def pl_fmt_vol(expr: pl.Expr, lang: str) -> pl.Expr:
 
 
 def months_in_year(months: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """Allocation months of the as-of year up to the as-of month."""
+    """Allocation months of the as-of year up to the as-of month (the reports filter in SQL)."""
     return months.filter(
         pl.col("month").dt.year() == as_of.year, pl.col("month") <= as_of
     )
@@ -60,7 +62,8 @@ def enrich_totals(totals: pl.DataFrame, months: pl.DataFrame, as_of: dt.date) ->
 
     Adds ``approved_amount_eur`` (all months), ``price_eur`` (approved euros per unit delivered)
     and ``period_excess_eur`` (the euros above the monthly maxima in peak months), and fills the
-    provider and product from the allocation's months where the totals lack them.
+    provider and product from the allocation's months where the totals lack them. The reports run
+    the same in DuckDB (``data.ENRICHED_TOTALS_SQL``); this is its reference, kept equal by tests.
     """
     per_allocation = (
         months.sort("month")
@@ -116,9 +119,6 @@ def overshoot_summary(months_year: pl.DataFrame, totals: pl.DataFrame, lang: str
     peak months that the yearly allowance absorbs, with the period excess of each allocation
     shared pro rata over its compensated peak months; real overshoots count allocations (TR322).
     """
-    period = months_year.filter(pl.col("period_overshoot")).select(
-        pl.len().cast(pl.Int64).alias("count"), _period_excess_eur().sum().alias("eur")
-    )
     compensated = totals.filter(pl.col("peak_months") > 0).select(
         pl.col("compensated_peak_months").sum().cast(pl.Int64).alias("count"),
         (
@@ -127,12 +127,28 @@ def overshoot_summary(months_year: pl.DataFrame, totals: pl.DataFrame, lang: str
             / pl.col("peak_months")
         ).sum().alias("eur"),
     )
-    real = totals.filter(pl.col("total_overshoot")).select(
+    return summary_frame(period_counts(months_year), compensated, real_counts(totals), lang)
+
+
+def period_counts(months_year: pl.DataFrame) -> pl.DataFrame:
+    """Allocation months with a period overshoot and their euros above the maximum: one row."""
+    return months_year.filter(pl.col("period_overshoot")).select(
+        pl.len().cast(pl.Int64).alias("count"), _period_excess_eur().sum().alias("eur")
+    )
+
+
+def real_counts(totals: pl.DataFrame) -> pl.DataFrame:
+    """Allocations with a real total overshoot and their euros above the maximum: one row."""
+    return totals.filter(pl.col("total_overshoot")).select(
         pl.len().cast(pl.Int64).alias("count"), pl.col("excess_eur").sum().alias("eur")
     )
+
+
+def summary_frame(period: pl.DataFrame, compensated: pl.DataFrame, real: pl.DataFrame, lang: str) -> pl.DataFrame:
+    """The overshoot summary from three one-row (count, eur) frames."""
     return pl.concat(
         [
-            frame.with_columns(
+            frame.select(pl.col("count").cast(pl.Int64), pl.col("eur").cast(pl.Float64)).with_columns(
                 pl.lit(label(key, lang)).alias("class"),
                 pl.lit(key).alias("key"),
                 pl.lit(label(unit, lang)).alias("unit"),
@@ -144,6 +160,13 @@ def overshoot_summary(months_year: pl.DataFrame, totals: pl.DataFrame, lang: str
             )
         ]
     ).select("key", "class", pl.col("count").fill_null(0), "unit", pl.col("eur").fill_null(0.0))
+
+
+def region_or(frame: pl.DataFrame, municipality: str | None) -> pl.DataFrame:
+    """The rows of a municipality, or the region's rows (``region`` true) when it is None."""
+    if municipality is None:
+        return frame.filter(pl.col("region"))
+    return frame.filter(~pl.col("region"), pl.col("municipality_code") == municipality)
 
 
 def real_overshoot_list(totals: pl.DataFrame, lang: str) -> pl.DataFrame:
@@ -300,7 +323,7 @@ def cumulative_spend(months_year: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def top_providers(frame: pl.DataFrame, value: str, n: int = 10) -> pl.DataFrame:
+def top_providers(frame: pl.DataFrame, value: str, n: int = TOP_PROVIDERS) -> pl.DataFrame:
     """Providers by the sum of ``value``, largest first, positive sums only."""
     return (
         frame.group_by("provider_agb")
@@ -314,10 +337,14 @@ def top_providers(frame: pl.DataFrame, value: str, n: int = 10) -> pl.DataFrame:
 # ---------------------------------------------------------------- timeliness and rejections
 
 
+def first_of_twelve_months(as_of: dt.date) -> dt.date:
+    """The first day of the first of the twelve months up to and including the as-of month."""
+    return dt.date(as_of.year, 1, 1) if as_of.month == 12 else dt.date(as_of.year - 1, as_of.month + 1, 1)
+
+
 def last_twelve_months(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     """Rows whose ``month`` lies in the twelve months up to and including the as-of month."""
-    first = dt.date(as_of.year, 1, 1) if as_of.month == 12 else dt.date(as_of.year - 1, as_of.month + 1, 1)
-    return frame.filter(pl.col("month") >= first, pl.col("month") <= as_of)
+    return frame.filter(pl.col("month") >= first_of_twelve_months(as_of), pl.col("month") <= as_of)
 
 
 def late_list(timeliness: pl.DataFrame, lang: str) -> pl.DataFrame:
@@ -412,12 +439,20 @@ def ceiling_table(ceilings: pl.DataFrame, lang: str) -> pl.DataFrame:
         )
         .otherwise(_t(lang, "binnen plafond", "within ceiling"))
     )
-    return (
+    return ceiling_order(
         ceilings.with_columns(
-            pl.col("alert").replace_strict(ALERT_RANK, default=5, return_dtype=pl.Int64).alias("_rank"),
             why.alias("why"),
             above_kind.alias("above_kind"),
             pl_value_label(pl.col("alert"), lang).alias("alert_label"),
+        )
+    )
+
+
+def ceiling_order(ceilings: pl.DataFrame) -> pl.DataFrame:
+    """Ceiling positions by urgency: alert, earliest run-out date, highest share, provider."""
+    return (
+        ceilings.with_columns(
+            pl.col("alert").replace_strict(ALERT_RANK, default=5, return_dtype=pl.Int64).alias("_rank"),
         )
         .sort(
             ["_rank", "projected_run_out_date", "share", "provider_agb"],
@@ -434,13 +469,19 @@ def ceiling_alerts(table: pl.DataFrame) -> pl.DataFrame:
 
 def cumulative_realisation(zvw: pl.DataFrame, insurer: str, year: int) -> pl.DataFrame:
     """Approved net euros per provider by submission date, running total within the year."""
-    return (
+    return cumulative_by_provider(
         zvw.filter(
             pl.col("insurer_code") == insurer,
             pl.col("status") == "approved",
             pl.col("month").dt.year() == year,
         )
-        .group_by("provider_agb", "submitted_on")
+    )
+
+
+def cumulative_by_provider(lines: pl.DataFrame) -> pl.DataFrame:
+    """Net euros per provider and submission date (lines or day sums), with their running total."""
+    return (
+        lines.group_by("provider_agb", "submitted_on")
         .agg(pl.col("net_amount_eur").sum())
         .sort("provider_agb", "submitted_on")
         .with_columns(pl.col("net_amount_eur").cum_sum().over("provider_agb").alias("cumulative_eur"))

@@ -14,7 +14,7 @@ import polars as pl
 
 from . import figures as F
 from . import tables as T
-from .data import ReportData, read_report_data
+from .data import AllocationFigures, ReportData, read_report_data
 from .excel import WORKBOOK, write_workbook
 from .html import (
     cards_html,
@@ -85,8 +85,6 @@ class _Context:
             data = suppress_small_cells(data, min_cell_clients)
         self.data, self.lang, self.as_of = data, lang, data.as_of
         self.year = data.as_of.year
-        self.months_year = T.months_in_year(data["allocation_months"], data.as_of)
-        self.totals = T.enrich_totals(data["allocation_totals"], data["allocation_months"], data.as_of)
         self.timeliness = T.last_twelve_months(data["declaration_timeliness"], data.as_of)
         self.rejections = T.last_twelve_months(data["rejections"], data.as_of).with_columns(
             pl_value_label(pl.col("category"), lang)
@@ -106,10 +104,11 @@ class _Context:
                 pl_fmt_num(pl.col("max_hours_per_client_month"), lang, 2),
             ]).alias("why")
         ).sort(["expected_reclaim_eur", "provider_agb"], descending=[True, False])
+        allocations = self.data.allocations
         frames = {
-            "real_overshoots": T.real_overshoot_list(self.totals, lang),
-            "period_overshoots": T.period_overshoot_list(self.months_year, self.totals, lang),
-            "underused": T.underused_list(self.totals, lang),
+            "real_overshoots": T.real_overshoot_list(allocations.real_overshoots, lang),
+            "period_overshoots": T.period_overshoot_list(allocations.period_overshoots, allocations.compensation, lang),
+            "underused": T.underused_list(allocations.underused, lang),
             "budget_alerts": T.budget_alerts(self.data["budget_exhaustion"], self.year, lang),
             "ceiling_alerts": T.ceiling_alerts(self.ceilings),
             "hours_agreement": agreement,
@@ -125,12 +124,16 @@ class _Context:
     def sheet(self, key: str) -> str:
         return self.lists[key].sheet
 
+    def summary(self, municipality: str | None) -> pl.DataFrame:
+        return overshoot_summary(self.data.allocations, municipality, self.lang)
+
 
 def write_reports(conn: duckdb.DuckDBPyConnection, out_dir: Path, *, as_of: dt.date,
                   language: str = "nl", min_cell_clients: int | None = None) -> list[Path]:
     """Write every report for the reporting month ``as_of`` into ``out_dir``; return the paths.
 
-    Reads all marts first (nothing stays bound to ``conn``), then builds the figures and pages.
+    Reads what the pages show first (nothing stays bound to ``conn``), then builds the figures and
+    pages.
     ``min_cell_clients`` (e.g. 5) suppresses small cells for reports that leave the organisation.
     """
     data = read_report_data(conn, as_of)
@@ -145,7 +148,7 @@ def write_reports_from_data(data: ReportData, out_dir: Path, *, language: str = 
     written: list[Path] = [ensure_plotly_js(out_dir)]
     entries: list[tuple[str, str, str]] = []  # (group, file, title)
 
-    for code in _municipalities(data):
+    for code in data.municipalities:
         name = f"maandrapportage_{_slug(code)}.html"
         title = f"{label('maand_title', language)} {label('municipality', language).lower()} {code}"
         written.append(write_page(out_dir / name, maandrapportage(ctx, code, title)))
@@ -154,7 +157,7 @@ def write_reports_from_data(data: ReportData, out_dir: Path, *, language: str = 
     written.append(write_page(out_dir / "maandrapportage_regio.html", maandrapportage(ctx, None, title)))
     entries.append((label("maand_title", language), "maandrapportage_regio.html", title))
 
-    for insurer in _insurers(data):
+    for insurer in data.insurers:
         name = f"plafondmonitor_{_slug(insurer)}.html"
         title = f"{label('plafond_title', language)} {label('insurer', language).lower()} {insurer}"
         written.append(write_page(out_dir / name, plafondmonitor(ctx, insurer, title)))
@@ -177,20 +180,6 @@ def _slug(code: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", code)
 
 
-def _municipalities(data: ReportData) -> list[str]:
-    codes = set()
-    for table in ("budget_exhaustion", "allocation_months", "declaration_timeliness"):
-        codes |= set(data[table]["municipality_code"].drop_nulls().to_list())
-    return sorted(codes)
-
-
-def _insurers(data: ReportData) -> list[str]:
-    ceilings = data["ceiling_position"]
-    codes = set(ceilings.filter(pl.col("payer_kind") == "insurer")["payer_code"].to_list())
-    codes |= set(data.zvw_lines["insurer_code"].drop_nulls().to_list())
-    return sorted(codes)
-
-
 def _subtitle(ctx: _Context) -> list[str]:
     lang = ctx.lang
     fresh = []
@@ -208,6 +197,19 @@ def _subtitle(ctx: _Context) -> list[str]:
             "lists per allocation are left out."
         )
     return lines
+
+
+def overshoot_summary(allocations: AllocationFigures, municipality: str | None, lang: str) -> pl.DataFrame:
+    """Period overshoots, compensated peaks and real overshoots of a municipality or the region
+    (``tables.overshoot_summary`` on the figures read). Counted on the flagged rows themselves, so
+    small-cell suppression of the lists does not change them."""
+    compensated = T.region_or(allocations.compensated_peaks, municipality)
+    return T.summary_frame(
+        T.period_counts(_filter(allocations.period_overshoots, "municipality_code", municipality)),
+        compensated if not compensated.is_empty() else pl.DataFrame({"count": [0], "eur": [0.0]}),
+        T.real_counts(_filter(allocations.real_overshoots, "municipality_code", municipality)),
+        lang,
+    )
 
 
 # Follow-up lists with a row per allocation, i.e. per client.
@@ -266,15 +268,14 @@ HEADLINE_COLUMNS = (
 def maandrapportage(ctx: _Context, municipality: str | None, title: str) -> str:
     lang, year = ctx.lang, ctx.year
     scope = municipality or "regio"
+    allocations = ctx.data.allocations
     exhaustion = _filter(ctx.data["budget_exhaustion"], "municipality_code", municipality)
     headline = T.headline_by_law(exhaustion, year)
-    months = _filter(ctx.months_year, "municipality_code", municipality)
-    totals = _filter(ctx.totals, "municipality_code", municipality)
     timeliness = _filter(ctx.timeliness, "municipality_code", municipality)
     rejections = _filter(ctx.rejections, "municipality_code", municipality)
     lists = {k: _filter(v.frame, "municipality_code", municipality)
              for k, v in ctx.lists.items() if k in ("real_overshoots", "underused", "budget_alerts", "late")}
-    summary = T.overshoot_summary(months, totals, lang)
+    summary = ctx.summary(municipality)
     underused = lists["underused"]
 
     # headline
@@ -299,11 +300,12 @@ def maandrapportage(ctx: _Context, municipality: str | None, title: str) -> str:
     )
 
     # pictures
-    spend_providers = T.top_providers(months, "approved_amount_eur")
-    over_providers = T.top_providers(totals.filter(pl.col("total_overshoot")), "excess_eur")
+    spend_providers = T.top_providers(T.region_or(allocations.spend_providers, municipality), "approved_amount_eur")
+    over_providers = T.top_providers(T.region_or(allocations.overshoot_providers, municipality), "excess_eur")
     late_providers = T.top_providers(timeliness, "late_amount_eur")
+    cumulative = T.cumulative_spend(T.region_or(allocations.spend, municipality))
     pictures = [
-        figure_html(F.fig_cumulative_spend(T.cumulative_spend(months), headline, ctx.as_of, lang),
+        figure_html(F.fig_cumulative_spend(cumulative, headline, ctx.as_of, lang),
                     _id("maand", scope, "cumulatief"), label("no_data", lang)),
         figure_html(F.fig_category_spend(T.by_category(exhaustion, year), lang),
                     _id("maand", scope, "categorie"), _none(lang, "Geen budgetten per productcategorie.",
@@ -400,7 +402,7 @@ def plafondmonitor(ctx: _Context, insurer: str, title: str) -> str:
         pl.col("payer_code") == insurer, pl.col("month").dt.year() == year, pl.col("month") <= ctx.as_of)
     agreement = ctx.data["hours_agreement"].filter(pl.col("payer_code") == insurer, pl.col("year") == year)
     over_agreement = ctx.lists["hours_agreement"].frame.filter(pl.col("payer_code") == insurer)
-    cumulative = T.cumulative_realisation(ctx.data.zvw_lines, insurer, year)
+    cumulative = T.cumulative_by_provider(ctx.data.realisation.filter(pl.col("insurer_code") == insurer))
 
     ceiling_sum, realised_sum = table["ceiling_eur"].sum(), table["realised_eur"].sum()
     cards = [
@@ -516,8 +518,8 @@ def rekenfactor_page(ctx: _Context) -> str:
         table_html(by_provider, (C("provider_agb", "provider"), *RF_COLUMNS), lang, limit=20)
         if not by_provider.is_empty() else none_html(label("none", lang)),
     ]
-    peaks = F.peaks_by_category(ctx.totals)
-    summary = T.overshoot_summary(ctx.months_year, ctx.totals, lang)
+    peaks = ctx.data.allocations.peaks
+    summary = ctx.summary(None)
     peak_part = [
         table_html(summary, SUMMARY_COLUMNS, lang),
         figure_html(F.fig_peaks(peaks, lang), "rekenfactor-pieken",
