@@ -171,11 +171,11 @@ _STATEMENTS = [
       ('product', '02A05', null, null, 24, 2400.0, 1850.0, 0.90, 162000.0),
       ('product', '02A06', null, null, 24, 4300.0, 3500.0, 0.85, 236250.0),
       ('product', '45A12', null, null, 2, 240.0, 150.0, 1.00, 14250.0),
-      ('provider', '02A05', '12345678', null, 12, 1200.0, 900.0, 0.90, 81000.0),
-      ('provider', '02A05', '55556666', null, 12, 1200.0, 950.0, 0.90, 81000.0),
-      ('provider', '02A06', '87654321', null, 24, 4300.0, 3500.0, 0.85, 236250.0),
-      ('municipality', '02A05', null, '0363', 8, 800.0, 610.0, 0.90, 54000.0),
-      ('municipality', '02A05', null, '0599', 16, 1600.0, 1240.0, 0.90, 108000.0)
+      ('product_provider', '02A05', '12345678', null, 12, 1200.0, 900.0, 0.90, 81000.0),
+      ('product_provider', '02A05', '55556666', null, 12, 1200.0, 950.0, 0.90, 81000.0),
+      ('product_provider', '02A06', '87654321', null, 24, 4300.0, 3500.0, 0.85, 236250.0),
+      ('product_municipality', '02A05', null, '0363', 8, 800.0, 610.0, 0.90, 54000.0),
+      ('product_municipality', '02A05', null, '0599', 16, 1600.0, 1240.0, 0.90, 108000.0)
     ) t(grain, product_code, provider_agb, municipality_code, allocations, indicated_hours, realised_hours,
         contract_rekenfactor, approved)
     """,

@@ -218,7 +218,7 @@ def test_overshoot_and_underuse_figures():
 
 def test_rekenfactor_slider_rescales_the_budget_effect():
     rf = conform(pl.DataFrame({
-        "grain": ["product", "product", "provider"], "product_code": ["02A05", "02A06", "02A05"],
+        "grain": ["product", "product", "product_provider"], "product_code": ["02A05", "02A06", "02A05"],
         "allocations": [10, 5, 3], "indicated_hours": [1000.0, 500.0, 300.0], "realised_hours": [800.0, 450.0, 200.0],
         "implied_rekenfactor": [0.8, 0.9, 2 / 3], "contract_rekenfactor": [1.0, 0.9, 1.0],
         "unused_share": [0.2, 0.1, 1 / 3], "budget_effect_eur": [-2000.0, 0.0, -100.0],
@@ -293,6 +293,18 @@ def test_writer_produces_every_file(reports):
     assert "laatste declaratie 29-10-2026" in index and "laatste indiening wijkverpleging 26-10-2026" in index
     # the municipal payer row of marts.ceiling_position gets no plafondmonitor
     assert not (reports / "plafondmonitor_0363.html").exists()
+
+
+def test_rekenfactor_page_lists_the_municipality_and_provider_grains(reports):
+    """marts.rekenfactor names its grains product_municipality and product_provider."""
+    page = (reports / "rekenfactor.html").read_text(encoding="utf-8")
+    municipal = page[page.index("<h3>Per gemeente</h3>"):page.index("<h3>Per aanbieder")]
+    provider = page[page.index("<h3>Per aanbieder"):]
+    assert "0363" in municipal and "0599" in municipal and "Geen" not in municipal[:200]
+    # largest budget effect first: 81000 x (900/1200 / 0.90 - 1) = -13,500 for 12345678;
+    # 236250 x (3500/4300 / 0.85 - 1) = -10,020 for 87654321; 81000 x (950/1200 / 0.90 - 1) = -9,750
+    assert provider.index("12345678") < provider.index("87654321") < provider.index("55556666")
+    assert "13.500" in provider and "9.750" in provider
 
 
 def test_reports_load_plotly_locally_and_show_headline_first(reports):

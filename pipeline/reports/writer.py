@@ -507,8 +507,8 @@ def rekenfactor_page(ctx: _Context) -> str:
         figure_html(F.fig_rekenfactor(effects, lang), "rekenfactor-effect",
                     _none(lang, "Geen rekenfactorgegevens.", "No rekenfactor figures.")),
     ]
-    by_municipality = rf.filter(pl.col("grain") == "municipality").sort("municipality_code", "product_code")
-    by_provider = (rf.filter(pl.col("grain") == "provider")
+    by_municipality = rf.filter(pl.col("grain") == "product_municipality").sort("municipality_code", "product_code")
+    by_provider = (rf.filter(pl.col("grain") == "product_provider")
                    .sort(pl.col("budget_effect_eur").abs(), "provider_agb", descending=[True, False]))
     grain_part = [
         f"<h3>{_none(lang, 'Per gemeente', 'Per municipality')}</h3>",
