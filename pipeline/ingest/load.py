@@ -220,7 +220,8 @@ class Loader:
     def load_files(self, items: list[Item]) -> list[FileResult]:
         """Load files in the given order; one result per item.
 
-        A file already loaded (same path, same SHA-256) is skipped; the same content under
+        A file already loaded (same path and SHA-256, or same size and modification time) is
+        skipped; the same content under
         another name is recorded as a duplicate and loads nothing; a changed file replaces its
         earlier rows; a file that cannot be read is refused and moved to ``refused/<kind>/``.
         """
