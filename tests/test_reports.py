@@ -237,6 +237,25 @@ def test_rekenfactor_slider_rescales_the_budget_effect():
     assert F.fig_rekenfactor(effects.clear(), "nl") is None
 
 
+def test_large_products_get_a_box_from_statistics_not_a_point_per_allocation():
+    # A: 1000 allocations at 0.000, 0.001, …, 0.999; B: three; C: 590 at 0.5 and 10 at 5.0
+    band = pl.DataFrame({
+        "product_code": ["A"] * 1000 + ["B"] * 3 + ["C"] * 600,
+        "band_position": [i / 1000 for i in range(1000)] + [0.1, 0.5, 2.0] + [0.5] * 590 + [5.0] * 10,
+        "band_class": ["mid"] * 1603,
+    })
+    stats = {r["product_code"]: r for r in F.box_statistics(band).to_dicts()}
+    # linear quartiles: position 0.25 x 999 = 249.75 -> 0.24975; median 0.4995; 0.75 x 999 -> 0.74925
+    assert (stats["A"]["q1"], stats["A"]["median"], stats["A"]["q3"]) == pytest.approx((0.24975, 0.4995, 0.74925))
+    assert (stats["A"]["lowerfence"], stats["A"]["upperfence"]) == pytest.approx((0.0, 0.999))
+    # C: quartiles 0.5, IQR 0: the ten at 5.0 lie outside the fences
+    assert (stats["C"]["lowerfence"], stats["C"]["upperfence"], stats["C"]["mean"]) == pytest.approx((0.5, 0.5, 0.575))
+    traces = {t.name: t for t in F.fig_band_positions(band, "nl").data}
+    assert traces["A"].y is None and traces["A"].q3 == pytest.approx((0.74925,)) and traces["A"].upperfence == (0.999,)
+    assert traces["C"].y is None  # 600 > BOX_POINTS_MAX
+    assert list(traces["B"].y) == [0.1, 0.5, 2.0] and traces["B"].boxpoints == "all"
+
+
 def test_band_and_ceiling_figures():
     band = pl.DataFrame({"product_code": ["X", "X", "X", "Y"], "band_position": [-0.1, 0.5, 0.9, 1.2],
                          "band_class": ["below", "mid", "high", "above"]})

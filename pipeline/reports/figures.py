@@ -297,13 +297,47 @@ def fig_hours_per_client(monthly: pl.DataFrame, agreement: pl.DataFrame, lang: s
 # ------------------------------------------------------------------ Rekenfactor en bandbreedte
 
 
+# Up to this many allocations a product's box shows every allocation as a point; above it the box
+# is drawn from its statistics alone, so the page stays small and quick at national scale (a
+# region has hundreds of thousands of allocations with a band).
+BOX_POINTS_MAX = 500
+
+
+def box_statistics(band: pl.DataFrame) -> pl.DataFrame:
+    """Per product: allocations, quartiles (linear, as Plotly), mean and Tukey fences (the most
+    extreme positions within 1.5 × IQR of the quartiles), as Plotly draws them."""
+    pos = pl.col("band_position")
+    known = band.filter(pos.is_not_null())
+    stats = known.group_by("product_code").agg(
+        n=pl.len(), q1=pos.quantile(0.25, "linear"), median=pos.median(), q3=pos.quantile(0.75, "linear"),
+        mean=pos.mean(),
+    )
+    iqr = pl.col("q3") - pl.col("q1")
+    fences = (
+        known.join(stats, on="product_code")
+        .filter(pos.is_between(pl.col("q1") - 1.5 * iqr, pl.col("q3") + 1.5 * iqr))
+        .group_by("product_code").agg(lowerfence=pos.min(), upperfence=pos.max())
+    )
+    return stats.join(fences, on="product_code", how="left").sort("product_code")
+
+
 def fig_band_positions(band: pl.DataFrame, lang: str) -> go.Figure | None:
-    """Box plot of band positions per product; the band itself is the shaded 0–1 strip."""
+    """Box plot of band positions per product; the band itself is the shaded 0–1 strip. Products
+    with more than BOX_POINTS_MAX allocations get a box from its statistics, without points."""
     if band.is_empty():
         return None
     fig = go.Figure()
+    stats = {row["product_code"]: row for row in box_statistics(band).to_dicts()}  # a row per product
     for i, product in enumerate(sorted(band["product_code"].unique().to_list())):
         mine = band.filter(pl.col("product_code") == product)
+        summary = stats.get(product)
+        if summary is not None and summary["n"] > BOX_POINTS_MAX:
+            fig.add_trace(go.Box(
+                x=[product], q1=[summary["q1"]], median=[summary["median"]], q3=[summary["q3"]],
+                mean=[summary["mean"]], lowerfence=[summary["lowerfence"]], upperfence=[summary["upperfence"]],
+                name=product, marker_color=_colour(i), showlegend=False,
+                hovertemplate=product + f" ({summary['n']:,} allocations)<extra></extra>"))
+            continue
         fig.add_trace(go.Box(y=mine["band_position"].to_list(), name=product, marker_color=_colour(i),
                              boxpoints="all", jitter=0.4, pointpos=0, showlegend=False,
                              hovertemplate=product + ": %{y:,.2f}<extra></extra>"))
