@@ -207,8 +207,8 @@ def main() -> None:
     data, reports, home, held = work / "data", work / "reports", work / "dagster_home", work / "held"
     home.mkdir()
     config = (ROOT / "dagster.yaml").read_text(encoding="utf-8")
-    (home / "dagster.yaml").write_text(config.replace("base_dir: .dagster/storage", f"base_dir: {home / 'storage'}"),
-                                       encoding="utf-8")
+    # run storage and compute logs into that folder too
+    (home / "dagster.yaml").write_text(config.replace("base_dir: .dagster/", f"base_dir: {home}/"), encoding="utf-8")
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),

@@ -21,6 +21,18 @@ FIXTURE_DATA = Path(__file__).parent / "fixtures" / "inbox"
 TEST_KEY = "test-key-not-secret"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _reports_outside_the_checkout(tmp_path_factory):
+    """A test that does not choose ZORG_REPORTS_DIR writes here, never over the demo's reports/."""
+    previous = os.environ.get("ZORG_REPORTS_DIR")
+    os.environ["ZORG_REPORTS_DIR"] = str(tmp_path_factory.mktemp("reports"))
+    yield
+    if previous is None:
+        os.environ.pop("ZORG_REPORTS_DIR", None)
+    else:
+        os.environ["ZORG_REPORTS_DIR"] = previous
+
+
 @pytest.fixture(autouse=True)
 def pseudonym_key(monkeypatch):
     monkeypatch.setenv("ZORG_PSEUDONYM_KEY", TEST_KEY)

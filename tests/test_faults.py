@@ -52,7 +52,7 @@ conn.close()
 def _child_env(root: Path) -> dict[str, str]:
     # tiny ingest batches: many commits per kind, so a kill can land between two of them
     env = {**os.environ, "ZORG_DATA_DIR": str(root), "ZORG_PSEUDONYM_KEY": TEST_KEY, "PYTHONUNBUFFERED": "1",
-           "ZORG_INGEST_BATCH_ROWS": "10"}
+           "ZORG_INGEST_BATCH_ROWS": "10", "ZORG_REPORTS_DIR": str(root / "reports")}
     env.pop("DAGSTER_HOME", None)  # an ephemeral instance, never a real one
     return env
 
@@ -333,6 +333,7 @@ def loaded_fixture(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ZORG_PSEUDONYM_KEY", TEST_KEY)
         mp.setenv("ZORG_DATA_DIR", str(root))
+        mp.setenv("ZORG_REPORTS_DIR", str(root / "reports"))
         assert materialize(root, PIPELINE, as_of=AS_OF).success
     return root
 
@@ -342,6 +343,7 @@ def loaded(loaded_fixture, tmp_path, monkeypatch) -> Path:
     root = tmp_path / "data"
     shutil.copytree(loaded_fixture, root)
     monkeypatch.setenv("ZORG_DATA_DIR", str(root))
+    monkeypatch.setenv("ZORG_REPORTS_DIR", str(root / "reports"))
     return root
 
 
