@@ -3,10 +3,10 @@
 Files are loaded in batches of about a million rows (ZORG_INGEST_BATCH_ROWS): a batch's rows,
 quarantine rows and manifest entries are written in one transaction, together or not at all, so
 a file is never half loaded. A file already loaded (same path and SHA-256; a file of unchanged
-size and modification time is not hashed again) is a no-op; the
-same content under another name is recorded as a duplicate and loads nothing; a changed file
-under the same path replaces its earlier rows. A file that cannot be read is refused as a whole,
-reported in the quarantine and moved aside to ``<data>/refused/``.
+size and modification time is not hashed again) is a no-op; the same content under another name
+is recorded as a duplicate and loads nothing; a changed file under the same path replaces its
+earlier rows. A file that cannot be read is refused as a whole, reported in the quarantine and
+moved aside to ``<data>/refused/``.
 """
 
 from __future__ import annotations
@@ -221,9 +221,9 @@ class Loader:
         """Load files in the given order; one result per item.
 
         A file already loaded (same path and SHA-256, or same size and modification time) is
-        skipped; the same content under
-        another name is recorded as a duplicate and loads nothing; a changed file replaces its
-        earlier rows; a file that cannot be read is refused and moved to ``refused/<kind>/``.
+        skipped; the same content under another name is recorded as a duplicate and loads
+        nothing; a changed file replaces its earlier rows; a file that cannot be read is refused
+        and moved to ``refused/<kind>/``.
         """
         digests = self._digests(items)
         results: list[FileResult] = []
@@ -345,7 +345,9 @@ class Loader:
         for name in dict.fromkeys(e.profile.name for _, e in read):  # cast per mapping profile
             group = pl.concat([texts[i] for i, e in read if e.profile.name == name])
             frame, errors = cast(group, self.kind, next(e.profile for _, e in read if e.profile.name == name))
-            typed.append(frame), cast_errors.append(errors), text.append(group)
+            typed.append(frame)
+            cast_errors.append(errors)
+            text.append(group)
         text = pl.concat(text)
         good, errors = validate(pl.concat(typed), self.kind, self.today, pl.concat(cast_errors))
         good = self._pseudonymise(good)
