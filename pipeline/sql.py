@@ -27,11 +27,29 @@ def used_params(text: str, params: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in params.items() if k in names}
 
 
+# Calendar arithmetic the models share, on day numbers (nothing is expanded into days); created
+# as temporary macros on the connection before every model runs.
+MACROS = """
+-- ISO weeks (Monday to Sunday) touched by the days d0..d1: 1900-01-01 was a Monday.
+create or replace temp macro iso_weeks_touched(d0, d1) as
+    date_diff('day', date '1900-01-01', d1) // 7 - date_diff('day', date '1900-01-01', d0) // 7 + 1;
+
+-- Sundays among the days d0..d1: 1899-12-31 was a Sunday.
+create or replace temp macro sundays_between(d0, d1) as
+    date_diff('day', date '1899-12-31', d1) // 7 - (date_diff('day', date '1899-12-31', d0) - 1) // 7;
+
+-- Calendar months touched by the days d0..d1.
+create or replace temp macro months_touched(d0, d1) as
+    (year(d1) * 12 + month(d1)) - (year(d0) * 12 + month(d0)) + 1;
+"""
+
+
 def build_table(
     conn: duckdb.DuckDBPyConnection, schema: str, name: str, params: dict[str, object] | None = None
 ) -> int:
     """Create or replace ``schema.name`` from its SQL file; return its row count."""
     text = sql_text(schema, name)
+    conn.execute(MACROS)
     conn.execute(f"create schema if not exists {schema}")
     conn.execute(
         f"create or replace table {schema}.{name} as {text}", used_params(text, params or {})

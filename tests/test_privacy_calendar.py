@@ -95,3 +95,26 @@ def test_working_days_skip_weekends_and_dutch_holidays():
     # Easter Monday 6 Apr, Koningsdag 27 Apr, Ascension 14 May, Whit Monday 25 May,
     # Christmas 25 Dec (Fri) = 7; Boxing Day falls on a Saturday. 261 - 7 = 254.
     assert days["working_day_number"][-1] == 254
+
+
+@pytest.mark.parametrize(("d0", "d1", "weeks", "sundays", "months"), [
+    # January 2025: Wednesday 1 to Friday 31 touches ISO weeks 1-5; Sundays 5, 12, 19, 26
+    ("2025-01-01", "2025-01-31", 5, 4, 1),
+    # a single Sunday (2025-01-05): one week, one Sunday
+    ("2025-01-05", "2025-01-05", 1, 1, 1),
+    # Monday 6 January 2025 to Sunday 2 March 2025: eight whole weeks, eight Sundays, three months
+    ("2025-01-06", "2025-03-02", 8, 8, 3),
+    # across a year end: Monday 29 December 2025 to Saturday 3 January 2026 is one ISO week
+    ("2025-12-29", "2026-01-03", 1, 0, 2),
+])
+def test_calendar_macros_count_weeks_sundays_and_months(d0, d1, weeks, sundays, months):
+    import duckdb
+
+    from pipeline.sql import MACROS
+
+    conn = duckdb.connect()
+    conn.execute(MACROS)
+    got = conn.execute(
+        "select iso_weeks_touched(?::date, ?::date), sundays_between(?::date, ?::date), months_touched(?::date, ?::date)",
+        [d0, d1, d0, d1, d0, d1]).fetchall()[0]
+    assert got == (weeks, sundays, months)

@@ -1,8 +1,8 @@
 -- metrics.md §3: the maximum volume per allocation and calendar month (iWmo IV076-IV078, TR321,
 -- TR322), the maximum over the whole allocation and the yearly allowance of §4.
 -- One row per allocation in force at $as_of x month, from the month of start_date to the month of
--- min(end_date, 31 December of the $as_of year). Week and Sunday counts are arithmetic on day
--- numbers (1899-12-31 is a Sunday, 1900-01-01 a Monday), nothing is expanded into days.
+-- min(end_date, 31 December of the $as_of year). Week, Sunday and month counts are arithmetic on
+-- day numbers (the macros of pipeline/sql.py), nothing is expanded into days.
 
 with
 
@@ -127,52 +127,29 @@ counts as (
     select
         periods.*,
         cast(date_diff('day', period_start, period_end) + 1 as integer) as days_in_period,
-        cast(
-            date_diff('day', date '1900-01-01', period_end) // 7
-            - date_diff('day', date '1900-01-01', period_start) // 7
-            + 1 as integer
-        ) as iso_weeks_in_period,
-        cast(
-            date_diff('day', date '1899-12-31', period_end) // 7
-            - (date_diff('day', date '1899-12-31', period_start) - 1) // 7 as integer
-        ) as sundays_in_period,
+        cast(iso_weeks_touched(period_start, period_end) as integer) as iso_weeks_in_period,
+        cast(sundays_between(period_start, period_end) as integer) as sundays_in_period,
         cast(
             ends_off_sunday and last_sunday between period_start and period_end as integer
         ) as extra_output_week,
         -- over the whole allocation (only when it has an end)
         cast(date_diff('day', start_date, end_date) + 1 as integer) as allocation_days,
+        cast(iso_weeks_touched(start_date, end_date) as integer) as allocation_iso_weeks,
         cast(
-            date_diff('day', date '1900-01-01', end_date) // 7
-            - date_diff('day', date '1900-01-01', start_date) // 7
-            + 1 as integer
-        ) as allocation_iso_weeks,
-        cast(
-            date_diff('day', date '1899-12-31', end_date) // 7
-            - (date_diff('day', date '1899-12-31', start_date) - 1) // 7
+            sundays_between(start_date, end_date)
             + cast(ends_off_sunday and last_sunday >= start_date as integer) as integer
         ) as allocation_output_weeks,
-        cast(
-            (year(end_date) * 12 + month(end_date))
-            - (year(start_date) * 12 + month(start_date)) + 1 as integer
-        ) as allocation_months_touched,
+        cast(months_touched(start_date, end_date) as integer) as allocation_months_touched,
         -- over the part inside the row's year
         cast(date_diff('day', year_part_start, year_part_end) + 1 as integer) as year_days,
+        cast(iso_weeks_touched(year_part_start, year_part_end) as integer) as year_iso_weeks,
         cast(
-            date_diff('day', date '1900-01-01', year_part_end) // 7
-            - date_diff('day', date '1900-01-01', year_part_start) // 7
-            + 1 as integer
-        ) as year_iso_weeks,
-        cast(
-            date_diff('day', date '1899-12-31', year_part_end) // 7
-            - (date_diff('day', date '1899-12-31', year_part_start) - 1) // 7
+            sundays_between(year_part_start, year_part_end)
             + cast(
                 ends_off_sunday and last_sunday between year_part_start and year_part_end as integer
             ) as integer
         ) as year_output_weeks,
-        cast(
-            (year(year_part_end) * 12 + month(year_part_end))
-            - (year(year_part_start) * 12 + month(year_part_start)) + 1 as integer
-        ) as year_months_touched
+        cast(months_touched(year_part_start, year_part_end) as integer) as year_months_touched
     from periods
 
 ),
