@@ -117,6 +117,25 @@ def test_reconciliation_and_schema_checks_fail_on_tampered_rows(data_root, tmp_p
     assert failed_checks(result) == {("raw/allocations", "rows_reconcile"), ("raw/allocations", "pandera_schema")}
 
 
+def test_schema_check_validates_a_file_again_only_when_its_rows_change(data_root):
+    def validated(result) -> int:
+        [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == "pandera_schema"]
+        return evaluation.metadata["rows_validated"].value
+
+    assert validated(materialize(data_root, "key:raw/allocations")) == query(
+        data_root, "select count(*) from raw.allocations")[0][0]
+    assert validated(materialize(data_root, "key:raw/allocations")) == 0  # nothing changed
+    import duckdb
+
+    with duckdb.connect(str(data_root / "warehouse.duckdb")) as conn:
+        [(source_file, rows)] = conn.execute(
+            "select source_file, count(*) from raw.allocations where source_file = "
+            "(select min(source_file) from raw.allocations) group by all").fetchall()
+        conn.execute("update raw.allocations set volume = volume + 1 where source_file = ? and source_row = "
+                     "(select min(source_row) from raw.allocations where source_file = ?)", [source_file, source_file])
+    assert validated(materialize(data_root, "key:raw/allocations")) == rows  # that file's rows only
+
+
 def test_inbox_sensor_requests_a_run_only_when_files_change(data_root):
     from pipeline.definitions import inbox_sensor
 
