@@ -31,7 +31,7 @@ STAGING_COLUMNS: dict[str, dict[str, str]] = {
         "net_amount_eur": "decimal(18,2)", "allocation_unit": "varchar",
         "volume_alloc_unit": "double", "hours": "double", "answered_on": "date",
         "rejected_on": "date", "return_codes": "varchar", "status_now": "varchar",
-        "allocation_issue": "varchar", "source_file": "varchar",
+        "allocation_issue": "varchar", "source_file": "varchar", "source_row": "bigint",
     },
     "answers": {
         "provider_agb": "varchar", "law": "varchar", "message_id": "varchar",
@@ -52,12 +52,12 @@ STAGING_COLUMNS: dict[str, dict[str, str]] = {
         "tariff_eur": "decimal(18,2)", "amount_eur": "decimal(18,2)", "debit_credit": "varchar",
         "sign": "integer", "net_minutes": "double", "net_hours": "double",
         "net_amount_eur": "decimal(18,2)", "submitted_on": "timestamp", "status": "varchar",
-        "source_file": "varchar",
+        "source_file": "varchar", "source_row": "bigint",
     },
     "delivered_hours": {
         "municipality_code": "varchar", "law": "varchar", "allocation_number": "varchar",
         "provider_agb": "varchar", "client_id": "varchar", "period_kind": "varchar",
-        "period_start": "date", "period_end": "date", "hours": "double",
+        "period_start": "date", "period_end": "date", "hours": "double", "source_file": "varchar",
     },
     "products": {
         "product_code": "varchar", "product_category": "varchar", "law": "varchar",

@@ -9,7 +9,8 @@ import dagster as dg
 from pipeline.paths import SQL_DIR
 from pipeline.resources import Warehouse
 from pipeline.settings import MetricSettings
-from pipeline.sql import build_table, fetch_one, sql_text
+from pipeline.incremental import build_model
+from pipeline.sql import fetch_one, sql_text
 
 _TABLE_REF = re.compile(r"\b(raw|staging|marts)\.([a-z_][a-z0-9_]*)\b")
 
@@ -77,11 +78,13 @@ def _sql_asset(schema: str, name: str) -> dg.AssetsDefinition:
             if needs_params:
                 as_of = resolve_as_of(conn, settings)
                 params = settings.sql_params(as_of)
-            rows = build_table(conn, schema, name, params)
+            build = build_model(conn, schema, name, params)
             preview = conn.sql(f"select * from {schema}.{name} limit 5").pl()
         metadata = {
             "table": f"{schema}.{name}",
-            "dagster/row_count": dg.MetadataValue.int(rows),
+            "dagster/row_count": dg.MetadataValue.int(build.rows),
+            "build": f"{build.mode}: {build.reason}" if build.reason else build.mode,
+            "rows_rebuilt": dg.MetadataValue.int(build.rows_rebuilt),
             "preview": dg.MetadataValue.text(str(preview)),
         }
         if needs_params:

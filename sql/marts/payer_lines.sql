@@ -88,7 +88,9 @@ iwmo_payer_lines as (
             when first_month = last_month then cast(net_amount_eur as decimal(18, 6))
             else cast(round(cast(net_amount_eur as double) * month_share, 6) as decimal(18, 6))
         end as net_amount_eur,
-        cast(hours * month_share as double) as net_hours
+        cast(hours * month_share as double) as net_hours,
+        source_file,
+        source_row
     from iwmo_parts
 ),
 
@@ -111,7 +113,9 @@ zvw_payer_lines as (
         cast(zvw_lines.status as varchar) as status,
         cast(1 as double) as month_share,
         cast(zvw_lines.net_amount_eur as decimal(18, 6)) as net_amount_eur,
-        cast(coalesce(zvw_lines.net_hours, zvw_lines.net_minutes / 60.0) as double) as net_hours
+        cast(coalesce(zvw_lines.net_hours, zvw_lines.net_minutes / 60.0) as double) as net_hours,
+        zvw_lines.source_file,
+        zvw_lines.source_row
     from zvw_lines
     cross join params
     where cast(zvw_lines.submitted_on as date) <= params.as_of

@@ -136,7 +136,8 @@ final as (
                     then 'period_outside_allocation'
             end as varchar
         ) as allocation_issue,
-        cast(source_file as varchar) as source_file
+        cast(source_file as varchar) as source_file,
+        cast(source_row as bigint) as source_row
     from converted
 )
 

@@ -34,7 +34,8 @@ final as (
                 else last_day(strptime(month || '-01', '%Y-%m-%d'))
             end as date
         ) as period_end,
-        cast(hours as double) as hours
+        cast(hours as double) as hours,
+        cast(source_file as varchar) as source_file
     from parsed
 )
 

@@ -26,7 +26,8 @@ final as (
             as net_amount_eur,
         cast(submitted_on as timestamp) as submitted_on,
         cast(status as varchar) as status,
-        cast(source_file as varchar) as source_file
+        cast(source_file as varchar) as source_file,
+        cast(source_row as bigint) as source_row
     from source
 )
 
