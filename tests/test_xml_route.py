@@ -11,7 +11,7 @@ from pipeline.ingest.iwmo_writer import write_messages
 XML_KINDS = ("allocations", "declarations", "answers", "care_events")
 COMPARED = {
     "allocation_versions": "source_file",
-    "declaration_lines": "source_file",
+    "declaration_lines": "source_file, source_row",
     "answers": "source_file",
     "care_events": "source_file",
 }
