@@ -51,7 +51,9 @@ create table if not exists meta.build_files (table_name varchar, source_file var
 @dataclass(frozen=True)
 class Incremental:
     grain: tuple[str, ...]  # columns of the unit that is rebuilt together
-    sources: tuple[str, ...]  # tables the model reads that are cut to the touched grain
+    sources: tuple[str, ...]  # tables the model reads that are cut to the touched grain ...
+    cut_on: tuple[str, ...] = ()  # ... on these grain columns (default: all of them)
+    delta: tuple[str, ...] = ()  # columns kept of the touched rows, for downstream models (default: grain)
     refresh: str = ""  # statement run after a partial build: as_of-dependent columns of all rows
     same_year: bool = False  # the model's horizon is the end of the $as_of year
 
@@ -59,22 +61,28 @@ class Incremental:
 _MATURE = "cast(last_day(month) + to_months(cast($maturity_months as integer)) as date) <= cast($as_of as date)"
 
 INCREMENTAL: dict[tuple[str, str], Incremental] = {
-    ("staging", "answers"): Incremental(("source_file",), ("raw.answers",)),
-    ("staging", "zvw_lines"): Incremental(("source_file",), ("raw.zvw_declarations",)),
+    ("staging", "answers"): Incremental(("source_file",), ("raw.answers",), delta=("provider_agb", "message_id")),
+    ("staging", "zvw_lines"): Incremental(("source_file",), ("raw.zvw_declarations",), delta=RAW_ROW),
     ("staging", "delivered_hours"): Incremental(("source_file",), ("raw.delivered_hours",)),
     ("staging", "allocation_versions"): Incremental(ALLOCATION, ("raw.allocations",)),
     ("staging", "allocations"): Incremental(ALLOCATION, ("staging.allocation_versions",)),
-    ("staging", "declaration_lines"): Incremental(RAW_ROW, ("raw.declarations",)),
+    ("staging", "declaration_lines"): Incremental(
+        RAW_ROW, ("raw.declarations",), delta=(*RAW_ROW, *ALLOCATION, "period_start", "period_end")),
     ("marts", "payer_lines"): Incremental(RAW_ROW, ("staging.declaration_lines", "staging.zvw_lines")),
     ("marts", "allocation_month_maxima"): Incremental(
-        ALLOCATION, ("staging.allocation_versions",), same_year=True,
+        ALLOCATION, ("staging.allocation_versions",), delta=ALLOCATION, same_year=True,
         refresh=f"""update marts.allocation_month_maxima
                     set is_mature = {_MATURE}, is_after_as_of = month > cast($as_of as date)
                     where is_mature <> ({_MATURE}) or is_after_as_of <> (month > cast($as_of as date))"""),
+    # rebuilt per allocation-month; the lines are cut per allocation (a line may span months)
     ("marts", "allocation_months"): Incremental(
-        ALLOCATION, ("marts.allocation_month_maxima", "staging.declaration_lines"),
+        (*ALLOCATION, "month"), ("marts.allocation_month_maxima", "staging.declaration_lines"), cut_on=ALLOCATION,
         refresh=f"update marts.allocation_months set is_mature = {_MATURE} where is_mature <> ({_MATURE})"),
 }
+
+# Above this share of a table's rows touched, writing the whole table at once is cheaper than
+# deleting and inserting the touched rows; the result and the delta are the same.
+REWRITE_SHARE = 0.25
 
 
 @dataclass
@@ -93,9 +101,14 @@ def dirty_sql(schema: str, name: str) -> str:
 
 
 def cut_sources(text: str, spec: Incremental) -> str:
-    """The model's SQL with each source's import CTE cut to the grain values in ``_dirty``."""
-    on = " and ".join(f"_src.{c} is not distinct from _d.{c}" for c in spec.grain)
-    for source in spec.sources:
+    """The model's SQL with each source's import CTE cut to the grain values in ``_dirty``.
+
+    A source is cut on ``cut_on`` when it is given (the first source, which defines the rows,
+    on the whole grain), so a source may be cut more coarsely than the grain.
+    """
+    for i, source in enumerate(spec.sources):
+        columns = spec.grain if i == 0 or not spec.cut_on else spec.cut_on
+        on = " and ".join(f"_src.{c} is not distinct from _d.{c}" for c in columns)
         pattern = re.compile(rf"select \* from {re.escape(source)}\b")
         if len(pattern.findall(text)) != 1:
             raise ValueError(f"an incremental model must read {source} once, as 'select * from {source}'")
@@ -220,13 +233,23 @@ def _build_part(conn, schema, name, spec, text, params, last_as_of, upstream, ch
     all_params = {**params, "previous_as_of": last_as_of}
     conn.execute(f"create or replace temp table _dirty as select distinct {grain} from ({dirty})",
                  used_params(dirty, all_params))
-    conn.execute(f"create or replace table {delta} as select t.* from {table} as t semi join _dirty as _d on ({on})")
-    conn.execute(f"delete from {table} as t using _dirty as _d where {on}")
-    model = cut_sources(text, spec)
-    conn.execute(f"insert into {table} by name {model}", used_params(model, params))
-    conn.execute(f"insert into {delta} select t.* from {table} as t semi join _dirty as _d on ({on})")
+    columns = ", ".join(spec.delta or spec.grain)
+    total = fetch_one(conn, f"select count(*) from {table}")[0]
+    touched = fetch_one(conn, f"select count(*) from {table} as t semi join _dirty as _d on ({on})")[0]
+    conn.execute(f"create or replace table {delta} as "
+                 f"select distinct {columns} from {table} as t semi join _dirty as _d on ({on})")
+    if touched > REWRITE_SHARE * total:
+        rows = rebuilt = build_table(conn, schema, name, params)
+        conn.execute(f"insert into {delta} select distinct {columns} from {table} as t semi join _dirty as _d on ({on})")
+    else:
+        model = cut_sources(text, spec)
+        conn.execute(f"create or replace temp table _new as {model}", used_params(model, params))
+        conn.execute(f"delete from {table} as t using _dirty as _d where {on}")
+        conn.execute(f"insert into {table} by name select * from _new")
+        conn.execute(f"insert into {delta} select distinct {columns} from _new")
+        rebuilt = fetch_one(conn, "select count(*) from _new")[0]
+        rows = total - touched + rebuilt
+        conn.execute("drop table _new")
     if spec.refresh:
         conn.execute(spec.refresh, used_params(spec.refresh, params))
-    rebuilt = fetch_one(conn, f"select count(*) from {table} as t semi join _dirty as _d on ({on})")[0]
-    rows = fetch_one(conn, f"select count(*) from {table}")[0]
     return rows, rebuilt
