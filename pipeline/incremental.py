@@ -65,6 +65,8 @@ INCREMENTAL: dict[tuple[str, str], Incremental] = {
     ("staging", "zvw_lines"): Incremental(("source_file",), ("raw.zvw_declarations",), delta=RAW_ROW),
     ("staging", "delivered_hours"): Incremental(("source_file",), ("raw.delivered_hours",)),
     ("staging", "allocation_versions"): Incremental(ALLOCATION, ("raw.allocations",)),
+    ("staging", "care_events"): Incremental(("municipality_code", "law", "provider_agb", "client_id"),
+                                            ("raw.care_events",)),
     ("staging", "allocations"): Incremental(ALLOCATION, ("staging.allocation_versions",)),
     ("staging", "declaration_lines"): Incremental(
         RAW_ROW, ("raw.declarations",), delta=(*RAW_ROW, *ALLOCATION, "period_start", "period_end")),

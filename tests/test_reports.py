@@ -452,3 +452,12 @@ def test_small_cell_suppression_blanks_small_groups_and_drops_allocation_lists(t
             assert f">{number}<" not in text and f'"{number}"' not in text, (path.name, number)
     assert "Kleine aantallen (minder dan 5 cliënten) zijn onderdrukt" in (tmp_path / "index.html").read_text(
         encoding="utf-8")
+
+
+def test_a_failing_workbook_child_fails_the_reports_and_leaves_no_job_file(tmp_path):
+    from pipeline.reports.excel import workbook_in_background
+
+    with pytest.raises(RuntimeError, match="failed in a child process"):
+        with workbook_in_background(tmp_path / "lists.xlsx", [], as_of=dt.date(2026, 10, 31), lang="xx") as wait:
+            wait()  # an unknown language: the child cannot label the workbook
+    assert list(tmp_path.iterdir()) == []

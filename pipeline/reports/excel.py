@@ -8,7 +8,14 @@ Text is always written as text: the workbook is opened with ``strings_to_formula
 from __future__ import annotations
 
 import datetime as dt
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 import polars as pl
 import xlsxwriter
@@ -72,3 +79,34 @@ def write_workbook(path: Path, lists: list[FollowUpList], *, as_of: dt.date, lan
         )
     workbook.close()
     return path
+
+
+@contextmanager
+def workbook_in_background(path: Path, lists: list[FollowUpList], *, as_of: dt.date,
+                           lang: str) -> Iterator[Callable[[], Path]]:
+    """Write the workbook in a child process; the yielded function waits for it and returns
+    ``path``. The lists travel in a temporary pickle next to the workbook, removed afterwards."""
+    fd, job = tempfile.mkstemp(prefix=".workbook-", suffix=".pickle", dir=path.parent)
+    with os.fdopen(fd, "wb") as handle:
+        pickle.dump((path, lists, as_of, lang), handle)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pipeline.reports.excel import _write_job; _write_job(sys.argv[1])", job])
+
+    def wait() -> Path:
+        if child.wait() != 0:
+            raise RuntimeError(f"writing {path.name} failed in a child process (exit code {child.returncode})")
+        return path
+
+    try:
+        yield wait
+    finally:
+        if child.poll() is None:  # the pages failed: do not leave the child behind
+            child.kill()
+            child.wait()
+        os.unlink(job)
+
+
+def _write_job(job: str) -> None:
+    with open(job, "rb") as handle:
+        path, lists, as_of, lang = pickle.load(handle)
+    write_workbook(path, lists, as_of=as_of, lang=lang)

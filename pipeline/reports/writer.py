@@ -15,7 +15,7 @@ import polars as pl
 from . import figures as F
 from . import tables as T
 from .data import AllocationFigures, ReportData, read_report_data
-from .excel import WORKBOOK, write_workbook
+from .excel import WORKBOOK, workbook_in_background
 from .html import (
     cards_html,
     ensure_plotly_js,
@@ -145,6 +145,18 @@ def write_reports_from_data(data: ReportData, out_dir: Path, *, language: str = 
     label("as_of", language)  # validates the language early
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = _Context(data, language, min_cell_clients)
+    # The workbook (pure-Python cell writing, the slowest part at scale) is written by a second
+    # process while this one renders the pages: the machine's second core is idle then.
+    with workbook_in_background(out_dir / WORKBOOK, list(ctx.lists.values()), as_of=data.as_of,
+                                lang=language) as workbook:
+        written = _write_pages(ctx, out_dir)
+        written.insert(-1, workbook())  # before index.html, as listed
+    return written
+
+
+def _write_pages(ctx: _Context, out_dir: Path) -> list[Path]:
+    """Every HTML page and the index; the path of index.html comes last."""
+    data, language = ctx.data, ctx.lang
     written: list[Path] = [ensure_plotly_js(out_dir)]
     entries: list[tuple[str, str, str]] = []  # (group, file, title)
 
@@ -168,7 +180,6 @@ def write_reports_from_data(data: ReportData, out_dir: Path, *, language: str = 
     written.append(write_page(out_dir / "datakwaliteit.html", datakwaliteit_page(ctx)))
     entries.append((label("dq_title", language), "datakwaliteit.html", label("dq_title", language)))
 
-    written.append(write_workbook(out_dir / WORKBOOK, list(ctx.lists.values()), as_of=data.as_of, lang=language))
     written.append(write_page(out_dir / "index.html", index_page(ctx, entries)))
     return written
 
