@@ -46,15 +46,20 @@ DAGSTER = str(Path(PYTHON).with_name("dagster"))
 GROUP_ORDER = ["raw", "staging", "marts", "reports"]
 
 
-_STEP_DONE = re.compile(r'Finished execution of step "[^"]+" in ([0-9hms. ]+)\.')
+_STEP_DONE = re.compile(r'Finished execution of step "([^"]+)" in ([0-9hms. ]+)\.')
 _DURATION = re.compile(r"([0-9.]+)(h|ms|m|s)")
+_UNIT = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
 
 
-def step_seconds(log_text: str) -> float:
-    """Sum of the Dagster step durations in a run's log: the work, without process start and
-    run bookkeeping."""
-    unit = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
-    return sum(float(v) * unit[u] for d in _STEP_DONE.findall(log_text) for v, u in _DURATION.findall(d))
+def steps_by_group(log_text: str) -> dict[str, float]:
+    """Dagster step durations in a run's log summed per asset group (the step name's prefix:
+    raw with its checks, calendars, staging, marts, reports, exports): the work, without process
+    start and run bookkeeping."""
+    groups: dict[str, float] = {}
+    for step, duration in _STEP_DONE.findall(log_text):
+        group = step.split("__", 1)[0]
+        groups[group] = groups.get(group, 0.0) + sum(float(v) * _UNIT[u] for v, u in _DURATION.findall(duration))
+    return groups
 
 
 @dataclass
@@ -65,6 +70,7 @@ class Stage:
     peak_rss_mib: float
     rows: int | None = None
     step_seconds: float | None = None
+    steps_by_group: dict = field(default_factory=dict)
     ok: bool = True
     note: str = ""
     output: dict = field(default_factory=dict)
@@ -88,7 +94,7 @@ def run(name: str, argv: list[str], env: dict, rows: int | None = None, log: Pat
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    steps = None
+    steps, groups = None, {}
     if log:
         out.seek(0)
         text = out.read().decode(errors="replace")
@@ -96,7 +102,8 @@ def run(name: str, argv: list[str], env: dict, rows: int | None = None, log: Pat
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(f"===== {name}: {' '.join(argv)}\n{text}")
         if "Finished execution of step" in text:
-            steps = step_seconds(text)
+            groups = steps_by_group(text)
+            steps = sum(groups.values())
     output = {}
     if parse_json and proc.returncode == 0:
         text = stdout.decode().strip()
@@ -105,7 +112,7 @@ def run(name: str, argv: list[str], env: dict, rows: int | None = None, log: Pat
         except json.JSONDecodeError:
             output = json.loads(text.splitlines()[-1])
     stage = Stage(name, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, rows,
-                  step_seconds=steps, ok=proc.returncode == 0, output=output)
+                  step_seconds=steps, steps_by_group=groups, ok=proc.returncode == 0, output=output)
     if announce:
         print(stage.line(), flush=True)
     return stage
@@ -309,7 +316,8 @@ def main() -> None:
         print(f"peak RSS {targets['peak_rss_mib']:,.0f} MiB (target < 8192 MiB; DuckDB memory limit {args.memory_limit})")
         if increment:
             targets["increment_over_full"] = increment.seconds / one_run
-            print(f"adding one month: {increment.seconds:.1f} s = {increment.seconds / one_run:.2f} × a full run (target ≤ 0.33)")
+            print(f"adding one month: {increment.seconds:.1f} s = {increment.seconds / one_run:.2f} × a full run (target ≤ 0.33); "
+                  "in steps: " + ", ".join(f"{g} {s:.1f} s" for g, s in increment.steps_by_group.items()))
         print(f"load average now {loadavg()}")
         results.update({
             "stages": [asdict(s) for s in stages + [floor] + ([] if args.skip_peer else [peer]) + [startup]

@@ -56,6 +56,8 @@ def rows(runs: list[dict]) -> list[tuple[str, list[str]]]:
          per(lambda r: f"{(r['input_rows']['declarations'] + r['input_rows']['zvw_declarations']) / one_run(r):,.0f}")),
         ("peak RSS of any pipeline stage (MiB)", per(lambda r: f"{max(s['peak_rss_mib'] for s in r['stages'] if s['name'].startswith(('ingest ', 'staging', 'marts', 'reports', 'exports'))):,.0f}")),
         ("**+1 month into the loaded warehouse (s)**", per(lambda r: f"**{inc(r)['seconds']:.1f}**")),
+        ("+1 month: ingest with checks / staging / marts / reports / exports (s in steps)",
+         per(lambda r: " / ".join(f"{inc(r)['steps_by_group'][g]:.1f}" for g in ("raw", "staging", "marts", "reports", "exports")))),
         ("pipeline ÷ floor (target ≤ 5)", per(lambda r: f"{one_run(r) / _stage(r, 'floor (DuckDB read)')['seconds']:.1f} ×")),
         ("pipeline ÷ pandas peer (target ≤ 0.1)", per(lambda r: f"{one_run(r) / _stage(r, 'peer (pandas)')['seconds']:.2f}")),
         ("peak RSS incl. increment (target < 8192 MiB)", per(lambda r: f"{r['targets']['peak_rss_mib']:,.0f}")),
