@@ -6,8 +6,8 @@ inputs touch are deleted and built again. Which grain values are touched says
 ``sql/incremental/<schema>/<name>.sql``; it may read
 
 - ``_changed_files``: inbox files whose content differs from the last build (new, replaced, gone);
-- ``delta_<table>``: the rows an upstream model rebuilt since this model last read it (old and new
-  versions), empty when the upstream did not change;
+- ``delta_<table>``: what an upstream model rebuilt since this model last read it: the distinct
+  values of its ``delta`` columns over the old and the new rows, empty when it did not change;
 - ``$as_of`` and ``$previous_as_of``: the reporting dates of this build and the last one.
 
 The partial build runs the model's own SQL with its ``sources`` cut to the touched grain (a semi
@@ -33,9 +33,8 @@ from dataclasses import dataclass
 import duckdb
 
 from pipeline.paths import SQL_DIR
-from pipeline.sql import MACROS, build_table, fetch_one, sql_text, used_params
+from pipeline.sql import MACROS, TABLE_REF, build_table, fetch_one, sql_text, used_params
 
-TABLE_REF = re.compile(r"\b(raw|staging|marts)\.([a-z_][a-z0-9_]*)\b")
 ALLOCATION = ("municipality_code", "law", "allocation_number")
 RAW_ROW = ("source_file", "source_row")
 

@@ -10,6 +10,7 @@ import duckdb
 from pipeline.paths import SQL_DIR
 
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+TABLE_REF = re.compile(r"\b(raw|staging|marts)\.([a-z_][a-z0-9_]*)\b")  # a table a SQL file names
 
 
 @cache

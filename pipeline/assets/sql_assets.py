@@ -2,17 +2,15 @@
 
 
 import datetime as dt
-import re
 
 import dagster as dg
 
+from pipeline.incremental import build_model
 from pipeline.paths import SQL_DIR
 from pipeline.resources import Warehouse
 from pipeline.settings import MetricSettings
-from pipeline.incremental import build_model
-from pipeline.sql import fetch_one, sql_text
+from pipeline.sql import TABLE_REF, fetch_one, sql_text
 
-_TABLE_REF = re.compile(r"\b(raw|staging|marts)\.([a-z_][a-z0-9_]*)\b")
 
 # Tables that Python assets write (calendars) and that SQL files may read.
 PYTHON_TABLES = {("staging", "calendar_months"), ("staging", "calendar_iso_weeks"),
@@ -32,7 +30,7 @@ def sql_deps(schema: str, name: str) -> list[dg.AssetKey]:
     known = {("raw", k) for k in raw_kinds} | PYTHON_TABLES
     known |= {("staging", n) for n in sql_names("staging")} | {("marts", n) for n in sql_names("marts")}
     deps: set[tuple[str, str]] = set()
-    for ref in set(_TABLE_REF.findall(sql_text(schema, name))) - {(schema, name)}:
+    for ref in set(TABLE_REF.findall(sql_text(schema, name))) - {(schema, name)}:
         if ref in {("raw", "manifest"), ("raw", "quarantine")}:
             deps |= {("raw", k) for k in raw_kinds} | {("raw", "unrecognised_messages")}
         elif ref in known:
