@@ -23,16 +23,13 @@ changed_lines as (
         or (rejected_on > $previous_as_of and rejected_on <= $as_of)
 )
 
+-- every month of a changed allocation: the months it has now and the months it had before
 select m.municipality_code, m.law, m.allocation_number, m.month
-from marts.allocation_month_maxima as m
-semi join changed_allocations as c
-    on c.municipality_code = m.municipality_code and c.law = m.law
-    and c.allocation_number = m.allocation_number
-
-union all
-
-select m.municipality_code, m.law, m.allocation_number, m.month
-from marts.allocation_months as m
+from (
+    select municipality_code, law, allocation_number, month from marts.allocation_month_maxima
+    union all
+    select municipality_code, law, allocation_number, month from marts.allocation_months
+) as m
 semi join changed_allocations as c
     on c.municipality_code = m.municipality_code and c.law = m.law
     and c.allocation_number = m.allocation_number
