@@ -143,16 +143,35 @@ def test_as_of_moved_forward_in_part_equals_a_full_build(inbox, tmp_path, monkey
     _assert_same_tables(part, full)
 
 
+def _reasons(root: Path) -> dict[str, str]:
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as conn:
+        return dict(conn.execute("select table_name, reason from meta.builds where mode = 'full'").fetchall())
+
+
 def test_a_full_build_when_a_partial_one_cannot_be_proven_equal(inbox, tmp_path, monkeypatch):
     monkeypatch.delenv("ZORG_FULL_REBUILD", raising=False)
     root = tmp_path / "root"
     shutil.copytree(inbox, root)
-    assert materialize(root, WITHOUT_REPORTS, as_of="2026-09-30").success
-    assert set(_modes(root).values()) == {"full"}  # first build
-    assert materialize(root, WITHOUT_REPORTS, as_of="2026-08-31").success  # as_of moved back
-    assert {t: _modes(root)[t] for t in ("marts.payer_lines", "marts.allocation_months")} == {
-        "marts.payer_lines": "full", "marts.allocation_months": "full"}
+    maxima, months, payer = "marts.allocation_month_maxima", "marts.allocation_months", "marts.payer_lines"
+
+    assert materialize(root, WITHOUT_REPORTS, as_of="2026-02-28").success
+    assert set(_modes(root).values()) == {"full"}
+    assert _reasons(root)[maxima] == "first build"
+
+    assert materialize(root, WITHOUT_REPORTS, as_of="2026-01-31").success
+    assert {t: _reasons(root).get(t) for t in (maxima, months, payer)} == dict.fromkeys(
+        (maxima, months, payer), "as_of moved back")
     assert _modes(root)["staging.declaration_lines"] == "incremental"  # nothing changed, no as_of
+
+    assert materialize(root, WITHOUT_REPORTS, as_of="2025-12-31").success
+    assert materialize(root, WITHOUT_REPORTS, as_of="2026-01-31").success  # horizon: 31 December 2026
+    assert _reasons(root)[maxima] == "as_of moved into a new year"
+    assert _reasons(root)[months] == "marts.allocation_month_maxima was rebuilt in full or more than once since"
+    assert _modes(root)[payer] == "incremental"
+
+    assert materialize(root, WITHOUT_REPORTS, as_of="2026-01-31", maturity_months=3).success
+    assert _reasons(root)[maxima] == "settings changed"
+
     monkeypatch.setenv("ZORG_FULL_REBUILD", "1")
-    assert materialize(root, WITHOUT_REPORTS, as_of="2026-09-30").success
+    assert materialize(root, WITHOUT_REPORTS, as_of="2026-01-31", maturity_months=3).success
     assert set(_modes(root).values()) == {"full"}
