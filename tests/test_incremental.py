@@ -175,3 +175,28 @@ def test_a_full_build_when_a_partial_one_cannot_be_proven_equal(inbox, tmp_path,
     monkeypatch.setenv("ZORG_FULL_REBUILD", "1")
     assert materialize(root, WITHOUT_REPORTS, as_of="2026-01-31", maturity_months=3).success
     assert set(_modes(root).values()) == {"full"}
+
+
+def test_a_null_grain_value_means_a_full_build(tmp_path):
+    """Grains are joined with '=', so a null key (impossible after validation, but written behind
+    the loader's back) would be missed by a partial build: the model is built in full instead."""
+    from pipeline.incremental import build_model
+    from pipeline.ingest.load import ensure_raw_tables
+
+    conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    ensure_raw_tables(conn, "allocations")
+
+    def deliver(source_file: str, allocation_number: str | None) -> None:
+        conn.execute("insert into raw.allocations (municipality_code, law, allocation_number, decided_on, "
+                      "source_file, source_row) values ('0361', 'wmo', ?, timestamp '2026-01-05 10:00', ?, 1)",
+                      [allocation_number, source_file])
+        conn.execute("insert into raw.manifest (source_file, kind, sha256) values (?, 'allocations', ?)",
+                     [source_file, source_file])
+
+    deliver("a.csv", "1001")
+    assert build_model(conn, "staging", "allocation_versions").reason == "first build"
+    deliver("b.csv", "1002")
+    assert build_model(conn, "staging", "allocation_versions").mode == "incremental"
+    deliver("c.csv", None)
+    build = build_model(conn, "staging", "allocation_versions")
+    assert (build.mode, build.reason, build.rows) == ("full", "a touched grain value is null", 3)
