@@ -473,48 +473,36 @@ group by grouping sets ((municipality_code, law, month), (law, month))
 order by region, municipality_code, law, month
 """
 
-# the providers with the most approved euros in the year (tables.top_providers)
-SPEND_PROVIDERS_SQL = """
+def _top_providers_sql(measure: str, total: str, source: str, where: str) -> str:
+    """The providers with the largest ``measure`` per municipality and in the region
+    (tables.top_providers); ``{top}`` and the table names are filled in later."""
+    return f"""
 with sums as (
     select grouping(municipality_code) = 1 as region, municipality_code, provider_agb,
-           cast(sum(approved_amount_eur) as double) as approved_amount_eur
-    from {allocation_months}
-    where year(month) = $year and month <= $as_of
+           cast(sum({total}) as double) as {measure}
+    from {source}
+    where {where}
     group by grouping sets ((municipality_code, provider_agb), (provider_agb))
 ),
 ranked as (
     select *, row_number() over (
         partition by region, municipality_code
-        order by approved_amount_eur desc, provider_agb asc nulls first) as rank
+        order by {measure} desc, provider_agb asc nulls first) as rank
     from sums
-    where approved_amount_eur > 0
+    where {measure} > 0
 )
-select region, municipality_code, provider_agb, approved_amount_eur
+select region, municipality_code, provider_agb, {measure}
 from ranked
-where rank <= {top}
+where rank <= {{top}}
 order by region, municipality_code, rank
 """
 
-# the providers with the most euros above the allocations' totals (tables.top_providers)
-OVERSHOOT_PROVIDERS_SQL = """
-with sums as (
-    select grouping(municipality_code) = 1 as region, municipality_code, provider_agb,
-           cast(sum(excess_eur {in_key_order}) as double) as excess_eur
-    from {totals_table}
-    where total_overshoot
-    group by grouping sets ((municipality_code, provider_agb), (provider_agb))
-),
-ranked as (
-    select *, row_number() over (
-        partition by region, municipality_code order by excess_eur desc, provider_agb asc nulls first) as rank
-    from sums
-    where excess_eur > 0
-)
-select region, municipality_code, provider_agb, excess_eur
-from ranked
-where rank <= {top}
-order by region, municipality_code, rank
-"""
+
+# the most approved euros in the year, and the most euros above the allocations' totals
+SPEND_PROVIDERS_SQL = _top_providers_sql("approved_amount_eur", "approved_amount_eur", "{allocation_months}",
+                                         "year(month) = $year and month <= $as_of")
+OVERSHOOT_PROVIDERS_SQL = _top_providers_sql("excess_eur", "excess_eur {in_key_order}", "{totals_table}",
+                                             "total_overshoot")
 
 MUNICIPALITIES_SQL = """
 select municipality_code from {budget_exhaustion} where municipality_code is not null
