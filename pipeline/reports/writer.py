@@ -145,10 +145,7 @@ def write_reports_from_data(data: ReportData, out_dir: Path, *, language: str = 
     label("as_of", language)  # validates the language early
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = _Context(data, language, min_cell_clients)
-    # The workbook (pure-Python cell writing, the slowest part at scale) is written by a second
-    # process while this one renders the pages: the machine's second core is idle then.
-    with workbook_in_background(out_dir / WORKBOOK, list(ctx.lists.values()), as_of=data.as_of,
-                                lang=language) as workbook:
+    with workbook_in_background(out_dir / WORKBOOK, list(ctx.lists.values()), lang=language) as workbook:
         written = _write_pages(ctx, out_dir)
         written.insert(-1, workbook())  # before index.html, as listed
     return written
