@@ -247,21 +247,25 @@ def _build_part(conn, schema, name, spec, text, params, last_as_of, upstream, ch
         return None
     columns = ", ".join(spec.delta or spec.grain)
     total = fetch_one(conn, f"select count(*) from {table}")[0]
-    touched = fetch_one(conn, f"select count(*) from {table} as t semi join _dirty as _d on ({on})")[0]
-    conn.execute(f"create or replace table {delta} as "
-                 f"select distinct {columns} from {table} as t semi join _dirty as _d on ({on})")
+    # the touched rows are found once (one scan of the grain columns); the delete finds them again
+    # by row id, which DuckDB reads without touching the table's columns
+    conn.execute(f"create or replace temp table _old as "
+                 f"select t.rowid as _rid, {columns} from {table} as t semi join _dirty as _d on ({on})")
+    touched = fetch_one(conn, "select count(*) from _old")[0]
+    conn.execute(f"create or replace table {delta} as select distinct {columns} from _old")
     if touched > REWRITE_SHARE * total:
         rows = rebuilt = build_table(conn, schema, name, params)
         conn.execute(f"insert into {delta} select distinct {columns} from {table} as t semi join _dirty as _d on ({on})")
     else:
         model = cut_sources(text, spec)
         conn.execute(f"create or replace temp table _new as {model}", used_params(model, params))
-        conn.execute(f"delete from {table} as t using _dirty as _d where {on}")
+        conn.execute(f"delete from {table} where rowid in (select _rid from _old)")
         conn.execute(f"insert into {table} by name select * from _new")
         conn.execute(f"insert into {delta} select distinct {columns} from _new")
         rebuilt = fetch_one(conn, "select count(*) from _new")[0]
         rows = total - touched + rebuilt
         conn.execute("drop table _new")
+    conn.execute("drop table _old")
     if spec.refresh:
         conn.execute(spec.refresh, used_params(spec.refresh, params))
     return rows, rebuilt
