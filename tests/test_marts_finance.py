@@ -1,7 +1,7 @@
 """metrics.md §7–§13 through the SQL files of sql/marts/:
 
 payer_lines -> chain_ladder -> ceiling_position, budget_exhaustion
-payer_lines -> client_month_hours -> hours_per_client_month -> hours_agreement
+payer_lines -> hours_per_client_month -> hours_agreement
 declaration_timeliness, rejections, quarantine_summary, quarantine_reasons
 
 Every test builds tiny staging tables with `create_staging` (and, for §10, the two allocation marts
@@ -419,7 +419,7 @@ def test_worked_example_of_section_8():
         zvw("P", D(2025, 2, 5), T(2025, 4, 1), 600, minutes=600, client="D"),
     ]
     staging(conn, zvw_lines=lines, ceilings=[ceiling("3311", "P", 100000, max_hours=11)])
-    build(conn, D(2025, 3, 31), "payer_lines", "client_month_hours", "hours_per_client_month", "hours_agreement")
+    build(conn, D(2025, 3, 31), "payer_lines", "hours_per_client_month", "hours_agreement")
     monthly = by(rows(conn, "select * from marts.hours_per_client_month"), "month")
     assert monthly[D(2025, 1, 1)]["hours"] == pytest.approx(30) and monthly[D(2025, 1, 1)]["clients"] == 2
     assert monthly[D(2025, 1, 1)]["hours_per_client"] == pytest.approx(15)
@@ -461,7 +461,7 @@ def test_hours_from_iwmo_full_months_and_clients_with_no_net_hours():
     ]
     staging(conn, declaration_lines=lines,
             ceilings=[ceiling("0363", "11111111", 1000, kind="municipality", max_hours=7)])
-    build(conn, D(2025, 5, 31), "payer_lines", "client_month_hours", "hours_per_client_month", "hours_agreement")
+    build(conn, D(2025, 5, 31), "payer_lines", "hours_per_client_month", "hours_agreement")
     monthly = by(rows(conn, "select * from marts.hours_per_client_month"), "month")
     # March: D 9 + E 12 + F 0 + J 2 = 23 hours; clients D, E, J = 3
     assert monthly[D(2025, 3, 1)]["hours"] == pytest.approx(23)
@@ -831,7 +831,7 @@ def test_legacy_line_crossing_months_is_split_pro_rata():
     lines = [iwmo(D(2025, 1, 20), D(2025, 3, 3), 280, hours=28, period_end=D(2025, 2, 16),
                   answered_on=D(2025, 3, 5))]
     staging(conn, declaration_lines=lines)
-    build(conn, D(2025, 3, 31), "payer_lines", "chain_ladder", "client_month_hours", "hours_per_client_month")
+    build(conn, D(2025, 3, 31), "payer_lines", "chain_ladder", "hours_per_client_month")
     cl = by(rows(conn, "select * from marts.chain_ladder"), "month")
     assert float(cl[D(2025, 1, 1)]["declared_eur"]) == 120  # 280 × 12 / 28
     assert float(cl[D(2025, 2, 1)]["declared_eur"]) == 160  # 280 × 16 / 28

@@ -7,9 +7,9 @@ temporary name in the same folder, flushed to disk and renamed over the old one,
 either the previous complete file or the new complete file, never a half-written one.
 
 Only the tables that publish the figures of metrics.md are exported. The intermediate marts
-(allocation_month_maxima, allocation_commitments, payer_lines, client_month_hours, chain_ladder)
-are building blocks at line, client or allocation-month grain: at national scale they are most of
-the bytes (tens of millions of rows) and carry no figure a reader needs.
+(allocation_month_maxima, allocation_commitments, payer_lines, chain_ladder) are building blocks
+at line or allocation-month grain: at national scale they are most of the bytes (tens of millions
+of rows) and carry no figure a reader needs.
 """
 
 

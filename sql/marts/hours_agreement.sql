@@ -1,19 +1,25 @@
 -- hours agreement (urenafspraak, metrics.md §8): one row per payer × provider × year, from
--- marts.hours_per_client_month and marts.client_month_hours. avg_hours_full_months leaves out each
--- client's first and last month in care (the first and last month, up to the reporting date, in which the
--- client has positive net hours with that payer and provider).
+-- marts.hours_per_client_month. avg_hours_full_months leaves out each client's first and last month in care
+-- (the first and last month, up to $as_of, in which the client has positive net hours with that payer and
+-- provider).
 with
 
 hours_per_client_month as (
     select * from marts.hours_per_client_month
 ),
 
-client_month_hours as (
-    select * from marts.client_month_hours
+payer_lines as (
+    select * from marts.payer_lines
 ),
 
 ceilings as (
     select * from staging.ceilings
+),
+
+params as (
+    select
+        cast($as_of as date) as as_of,
+        cast(date_trunc('month', cast($as_of as date)) as date) as as_of_month
 ),
 
 yearly as (
@@ -30,9 +36,21 @@ yearly as (
 ),
 
 client_months as (
-    select payer_kind, payer_code, provider_agb, client_id, month, hours
-    from client_month_hours
-    where hours > 0
+    select
+        payer_lines.payer_kind,
+        payer_lines.payer_code,
+        payer_lines.provider_agb,
+        payer_lines.client_id,
+        payer_lines.month,
+        sum(payer_lines.net_hours) as hours
+    from payer_lines
+    cross join params
+    where payer_lines.status = 'approved'
+        and payer_lines.net_hours is not null
+        and payer_lines.submitted_date <= params.as_of
+        and payer_lines.month <= params.as_of_month
+    group by all
+    having sum(payer_lines.net_hours) > 0
 ),
 
 spans as (
