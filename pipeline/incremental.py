@@ -52,6 +52,7 @@ class Incremental:
     grain: tuple[str, ...]  # columns of the unit that is rebuilt together
     sources: tuple[str, ...]  # tables the model reads that are cut to the touched grain ...
     cut_on: tuple[str, ...] = ()  # ... on these grain columns (default: all of them)
+    cut_also: str = ""  # and this condition on _src and _d (the sources cut on cut_on only)
     delta: tuple[str, ...] = ()  # columns kept of the touched rows, for downstream models (default: grain)
     refresh: str = ""  # statement run after a partial build: as_of-dependent columns of all rows
     same_year: bool = False  # the model's horizon is the end of the $as_of year
@@ -75,9 +76,11 @@ INCREMENTAL: dict[tuple[str, str], Incremental] = {
         refresh=f"""update marts.allocation_month_maxima
                     set is_mature = {_MATURE}, is_after_as_of = month > cast($as_of as date)
                     where is_mature <> ({_MATURE}) or is_after_as_of <> (month > cast($as_of as date))"""),
-    # rebuilt per allocation-month; the lines are cut per allocation (a line may span months)
+    # rebuilt per allocation-month; the lines are cut per allocation and the months they span
     ("marts", "allocation_months"): Incremental(
         (*ALLOCATION, "month"), ("marts.allocation_month_maxima", "staging.declaration_lines"), cut_on=ALLOCATION,
+        cut_also="_d.month between cast(date_trunc('month', _src.period_start) as date)"
+                 " and cast(date_trunc('month', coalesce(_src.period_end, _src.period_start)) as date)",
         refresh=f"update marts.allocation_months set is_mature = {_MATURE} where is_mature <> ({_MATURE})"),
 }
 
@@ -104,12 +107,13 @@ def dirty_sql(schema: str, name: str) -> str:
 def cut_sources(text: str, spec: Incremental) -> str:
     """The model's SQL with each source's import CTE cut to the grain values in ``_dirty``.
 
-    A source is cut on ``cut_on`` when it is given (the first source, which defines the rows,
-    on the whole grain), so a source may be cut more coarsely than the grain.
+    A source is cut on ``cut_on`` and ``cut_also`` when they are given (the first source, which
+    defines the rows, on the whole grain), so a source may be cut more coarsely than the grain.
     """
     for i, source in enumerate(spec.sources):
-        columns = spec.grain if i == 0 or not spec.cut_on else spec.cut_on
-        on = " and ".join(f"_src.{c} = _d.{c}" for c in columns)
+        coarse = i > 0 and bool(spec.cut_on)
+        on = " and ".join([f"_src.{c} = _d.{c}" for c in (spec.cut_on if coarse else spec.grain)]
+                          + ([spec.cut_also] if coarse and spec.cut_also else []))
         pattern = re.compile(rf"select \* from {re.escape(source)}\b")
         if len(pattern.findall(text)) != 1:
             raise ValueError(f"an incremental model must read {source} once, as 'select * from {source}'")

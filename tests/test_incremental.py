@@ -200,3 +200,40 @@ def test_a_null_grain_value_means_a_full_build(tmp_path):
     deliver("c.csv", None)
     build = build_model(conn, "staging", "allocation_versions")
     assert (build.mode, build.reason, build.rows) == ("full", "a touched grain value is null", 3)
+
+
+def test_a_month_entering_the_window_gets_the_lines_that_reach_into_it():
+    """allocation_months cuts the lines of a touched allocation-month to those whose product period
+    spans that month. A legacy line of 20 September to 10 October, declared and approved in
+    September, is unchanged when the reporting date moves to October, and so is September; only
+    October enters the window. October's row must still count the line's share of its days
+    (10 of 21 days of 21 hours = 10 hours), as the full build does."""
+    from pipeline.incremental import build_model
+    from pipeline.settings import MetricSettings
+    from staging_schema import create_staging
+    from test_marts_allocations import alloc, frame, line
+
+    D = dt.date
+    allocations = [alloc("A", D(2026, 8, 1), None, 30, "04", "4")]
+    lines = [line("A", D(2026, 9, 20), 21, 210.0, period_end=D(2026, 10, 10), declared_on=D(2026, 9, 25)),
+             line("A", D(2026, 8, 1), 5, 50.0, period_end=D(2026, 8, 31))]
+
+    def warehouse(*as_ofs: dt.date) -> duckdb.DuckDBPyConnection:
+        conn = duckdb.connect()
+        create_staging(conn, allocation_versions=frame("allocation_versions", allocations),
+                       declaration_lines=frame("declaration_lines", lines))
+        conn.execute(incremental.META_DDL)  # the staging tables as built once, in full
+        conn.execute("insert into meta.builds (table_name, seq, mode) select 'staging.' || table_name, 1, 'full' "
+                     "from duckdb_tables() where schema_name = 'staging'")
+        for as_of in as_ofs:
+            for name in ("allocation_month_maxima", "allocation_months"):
+                build_model(conn, "marts", name, MetricSettings().sql_params(as_of))
+        return conn
+
+    part = warehouse(D(2026, 9, 30), D(2026, 10, 31))
+    assert part.execute("select mode from meta.builds where table_name = 'marts.allocation_months'").fetchone() == (
+        "incremental",)
+    full = warehouse(D(2026, 10, 31))
+    query = "select month, delivered_volume, declared_lines from marts.allocation_months order by month"
+    assert part.execute(query).fetchall() == full.execute(query).fetchall() == [
+        (D(2026, 8, 1), 5.0, 1), (D(2026, 9, 1), 11.0, 1), (D(2026, 10, 1), 10.0, 1)]

@@ -3,6 +3,9 @@
 -- (payer = municipality and law, submission = declared_on). one row per line × service month: a legacy
 -- iwmo line whose product period crosses months is split over them pro rata by days; a wijkverpleging
 -- line belongs to the month of service_start. status is the status as of $as_of.
+-- $as_of is written into each filter rather than cross-joined from a one-row CTE: with the cross
+-- join, DuckDB planned the monthly refresh's cut of the lines (a semi join, pipeline/incremental.py)
+-- with its hash table on all lines, 4.6 s instead of 1.2 s at 10 million lines.
 with
 
 declaration_lines as (
@@ -13,17 +16,12 @@ zvw_lines as (
     select * from staging.zvw_lines
 ),
 
-params as (
-    select
-        cast($as_of as date) as as_of
-),
-
 iwmo_known as (
     select
         declaration_lines.* exclude (month),
         case
-            when declaration_lines.rejected_on <= params.as_of then 'rejected'
-            when declaration_lines.answered_on <= params.as_of then 'approved'
+            when declaration_lines.rejected_on <= cast($as_of as date) then 'rejected'
+            when declaration_lines.answered_on <= cast($as_of as date) then 'approved'
             else 'pending'
         end as status_as_of,
         cast(date_trunc('month', declaration_lines.period_start) as date) as first_month,
@@ -34,8 +32,7 @@ iwmo_known as (
             1
         ) as period_days
     from declaration_lines
-    cross join params
-    where declaration_lines.declared_on <= params.as_of
+    where declaration_lines.declared_on <= cast($as_of as date)
 ),
 
 iwmo_months as (
@@ -117,8 +114,7 @@ zvw_payer_lines as (
         zvw_lines.source_file,
         zvw_lines.source_row
     from zvw_lines
-    cross join params
-    where cast(zvw_lines.submitted_on as date) <= params.as_of
+    where cast(zvw_lines.submitted_on as date) <= cast($as_of as date)
 ),
 
 final as (
