@@ -6,19 +6,19 @@
 -- tariff per CAK period they touch. Read by budget_exhaustion and allocation_totals.
 with
 
-allocation_month_maxima as (
+allocation_month_maxima as not materialized (
     select * from marts.allocation_month_maxima
 ),
 
-allocation_months as (
+allocation_months as not materialized (
     select * from marts.allocation_months
 ),
 
-products as (
+products as not materialized (
     select * from staging.products
 ),
 
-cak_periods as (
+cak_periods as not materialized (
     select * from staging.cak_periods
 ),
 

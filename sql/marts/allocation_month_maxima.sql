@@ -6,7 +6,7 @@
 
 with
 
-allocation_versions as (
+allocation_versions as not materialized (
 
     select * from staging.allocation_versions
 

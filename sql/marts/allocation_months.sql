@@ -6,13 +6,13 @@
 
 with
 
-month_maxima as (
+month_maxima as not materialized (
 
     select * from marts.allocation_month_maxima
 
 ),
 
-declaration_lines as (
+declaration_lines as not materialized (
 
     select * from staging.declaration_lines
 

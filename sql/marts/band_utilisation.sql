@@ -8,19 +8,19 @@
 
 with
 
-allocation_months as (
+allocation_months as not materialized (
 
     select * from marts.allocation_months
 
 ),
 
-products as (
+products as not materialized (
 
     select * from staging.products
 
 ),
 
-delivered_hours as (
+delivered_hours as not materialized (
 
     select * from staging.delivered_hours
 

@@ -6,15 +6,15 @@
 -- provider-level expected late apportioned by declared amount, summing to the whole-law figure.
 with
 
-budgets as (
+budgets as not materialized (
     select * from staging.budgets
 ),
 
-payer_lines as (
+payer_lines as not materialized (
     select * from marts.payer_lines
 ),
 
-chain_ladder as (
+chain_ladder as not materialized (
     select * from marts.chain_ladder
 ),
 
@@ -91,7 +91,7 @@ declared as (
 
 -- commitments (marts.allocation_commitments) ------------------------------------------------------
 
-allocation_commitments as (
+allocation_commitments as not materialized (
     select * from marts.allocation_commitments
 ),
 

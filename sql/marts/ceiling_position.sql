@@ -4,15 +4,15 @@
 -- expected late / ultimate come from marts.chain_ladder (§9), months of the year up to $as_of.
 with
 
-ceilings as (
+ceilings as not materialized (
     select * from staging.ceilings
 ),
 
-payer_lines as (
+payer_lines as not materialized (
     select * from marts.payer_lines
 ),
 
-chain_ladder as (
+chain_ladder as not materialized (
     select * from marts.chain_ladder
 ),
 

@@ -6,7 +6,7 @@
 -- that no month can estimate yet (or whose denominator is zero) counts as 1.
 with
 
-payer_lines as (
+payer_lines as not materialized (
     select * from marts.payer_lines
 ),
 

@@ -6,11 +6,11 @@
 -- whose message was answered late; late_answer_messages counts those messages.
 with
 
-declaration_lines as (
+declaration_lines as not materialized (
     select * from staging.declaration_lines
 ),
 
-calendar_days as (
+calendar_days as not materialized (
     select * from staging.calendar_days
 ),
 

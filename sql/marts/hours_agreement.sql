@@ -4,15 +4,15 @@
 -- provider).
 with
 
-hours_per_client_month as (
+hours_per_client_month as not materialized (
     select * from marts.hours_per_client_month
 ),
 
-payer_lines as (
+payer_lines as not materialized (
     select * from marts.payer_lines
 ),
 
-ceilings as (
+ceilings as not materialized (
     select * from staging.ceilings
 ),
 

@@ -4,7 +4,7 @@
 -- its net hours there are positive.
 with
 
-payer_lines as (
+payer_lines as not materialized (
     select * from marts.payer_lines
 ),
 

@@ -8,11 +8,11 @@
 -- with its hash table on all lines, 4.6 s instead of 1.2 s at 10 million lines.
 with
 
-declaration_lines as (
+declaration_lines as not materialized (
     select * from staging.declaration_lines
 ),
 
-zvw_lines as (
+zvw_lines as not materialized (
     select * from staging.zvw_lines
 ),
 

@@ -2,7 +2,7 @@
 -- reason text of the code's first quarantined row in the file (by source_row) and the number of rows.
 with
 
-quarantine as (
+quarantine as not materialized (
     select * from raw.quarantine
 ),
 

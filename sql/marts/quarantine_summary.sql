@@ -3,11 +3,11 @@
 -- (is_reconciled false); quarantine_records counts the rows of raw.quarantine for the file.
 with
 
-manifest as (
+manifest as not materialized (
     select * from raw.manifest
 ),
 
-quarantine as (
+quarantine as not materialized (
     select * from raw.quarantine
 ),
 

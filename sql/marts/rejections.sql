@@ -5,7 +5,7 @@
 -- and so is 0233 (a line not assessed because its client or declaration was in error).
 with
 
-declaration_lines as (
+declaration_lines as not materialized (
     select * from staging.declaration_lines
 ),
 

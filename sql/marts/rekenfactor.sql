@@ -10,19 +10,19 @@
 
 with
 
-allocation_months as (
+allocation_months as not materialized (
 
     select * from marts.allocation_months
 
 ),
 
-band_utilisation as (
+band_utilisation as not materialized (
 
     select * from marts.band_utilisation
 
 ),
 
-products as (
+products as not materialized (
 
     select * from staging.products
 
