@@ -754,6 +754,20 @@ def test_rekenfactor_per_product_provider_and_municipality():
 # ---------------------------------------------------------------------------------------------
 
 
+def test_the_one_row_per_key_check_finds_every_duplicated_key_and_only_those():
+    from pipeline.checks import duplicate_keys_sql
+
+    conn = duckdb.connect()
+    conn.execute("""create table t as select * from (values
+        ('0363', 'wmo', 'A', 1), ('0363', 'wmo', 'A', 2), ('0363', 'jeugd', 'A', 3),
+        ('0363', 'wmo', 'B', 4), (null, 'wmo', 'C', 5), (null, 'wmo', 'C', 6), (null, 'wmo', 'D', 7),
+        ('0518', 'wmo', 'A', 8), ('0518', 'wmo', 'A', 9), ('0518', 'wmo', 'A', 10)) v(m, law, number, row)""")
+    query = duplicate_keys_sql("t", "m, law, number") + " order by all"
+    assert conn.execute(query).fetchall() == [("0363", "wmo", "A", 2), ("0518", "wmo", "A", 3), (None, "wmo", "C", 2)]
+    conn.execute("delete from t where row in (2, 6, 9, 10)")
+    assert conn.execute(query).fetchall() == []
+
+
 def test_exactly_one_row_per_key():
     conn = build(
         [
