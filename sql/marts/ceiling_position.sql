@@ -37,7 +37,8 @@ year_ceilings as (
 
 approved_lines as (
     -- one row per line: its approved net amount with service in the year (a legacy line split over
-    -- months counts with its part in the year)
+    -- months counts with its part in the year). only pairs with a ceiling: the others never reach
+    -- `realised`, and the grouping and the window below are the costly parts
     select
         payer_lines.payer_kind,
         payer_lines.payer_code,
@@ -48,10 +49,13 @@ approved_lines as (
         payer_lines.submitted_date,
         sum(payer_lines.net_amount_eur) as amount_eur
     from payer_lines
-    cross join params
+    semi join year_ceilings
+        on year_ceilings.payer_kind = payer_lines.payer_kind
+        and year_ceilings.payer_code = payer_lines.payer_code
+        and year_ceilings.provider_agb = payer_lines.provider_agb
     where payer_lines.status = 'approved'
-        and payer_lines.year = params.as_of_year
-        and payer_lines.submitted_date <= params.as_of
+        and payer_lines.year = year(cast($as_of as date))
+        and payer_lines.submitted_date <= cast($as_of as date)
     group by all
 ),
 
@@ -64,11 +68,6 @@ running_lines as (
             rows between unbounded preceding and current row
         ) as running_eur
     from approved_lines
-    -- only pairs with a ceiling: the others never reach `realised`, and the window is the costly part
-    semi join year_ceilings
-        on year_ceilings.payer_kind = approved_lines.payer_kind
-        and year_ceilings.payer_code = approved_lines.payer_code
-        and year_ceilings.provider_agb = approved_lines.provider_agb
 ),
 
 realised as (
