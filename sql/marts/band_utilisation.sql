@@ -63,31 +63,54 @@ windows as (
 
 ),
 
-allocation_products as (
+-- the product row per product, law, category and start date (valid at the start, or else the
+-- latest), picked once per combination rather than once per allocation: the window ran over
+-- every allocation's candidate product rows
+product_picks as (
 
     select
-        windows.*,
+        combos.law,
+        combos.product_category,
+        combos.product_code,
+        combos.start_date,
         products.band_min_hours_per_week,
         products.band_max_hours_per_week,
         products.reference_hours_per_week,
         products.rekenfactor
-    from windows
+    from (select distinct law, product_category, product_code, start_date from windows) as combos
     inner join products
-        on products.product_code = windows.product_code
-        and (products.law is null or products.law = windows.law)
+        on products.product_code = combos.product_code
+        and (products.law is null or products.law = combos.law)
         and (
             products.product_category is null
-            or products.product_category = windows.product_category
+            or products.product_category = combos.product_category
         )
     qualify row_number() over (
-        partition by windows.municipality_code, windows.law, windows.allocation_number
+        partition by combos.law, combos.product_category, combos.product_code, combos.start_date
         order by
             (
-                coalesce(products.valid_from, date '1900-01-01') <= windows.start_date
-                and coalesce(products.valid_to, date '9999-12-31') >= windows.start_date
+                coalesce(products.valid_from, date '1900-01-01') <= combos.start_date
+                and coalesce(products.valid_to, date '9999-12-31') >= combos.start_date
             ) desc,
             products.valid_from desc nulls last
     ) = 1
+
+),
+
+allocation_products as (
+
+    select
+        windows.*,
+        product_picks.band_min_hours_per_week,
+        product_picks.band_max_hours_per_week,
+        product_picks.reference_hours_per_week,
+        product_picks.rekenfactor
+    from windows
+    inner join product_picks
+        on product_picks.product_code = windows.product_code
+        and product_picks.law = windows.law
+        and product_picks.product_category is not distinct from windows.product_category
+        and product_picks.start_date is not distinct from windows.start_date
 
 ),
 
