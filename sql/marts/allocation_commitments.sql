@@ -47,17 +47,6 @@ utilisation as (
     group by all
 ),
 
-declared_to_date as (
-    select
-        municipality_code,
-        law,
-        allocation_number,
-        coalesce(sum(declared_volume), 0) as declared_volume,
-        coalesce(sum(declared_amount_eur), 0) as declared_amount_eur
-    from allocation_months
-    group by all
-),
-
 running_allocations as (
     select
         allocs.*,
@@ -80,11 +69,13 @@ running_allocations as (
             any_value(start_date) as start_date,
             any_value(end_date) as end_date
         from allocation_month_maxima
+        -- running after $as_of and starting by the end of its year (dates are the same in each
+        -- month, so the rows are filtered before the grouping)
+        where coalesce(end_date, make_date(year(cast($as_of as date)), 12, 31)) > cast($as_of as date)
+            and start_date <= make_date(year(cast($as_of as date)), 12, 31)
         group by municipality_code, law, allocation_number
     ) as allocs
     cross join params
-    where coalesce(allocs.end_date, params.year_end) > params.as_of
-        and allocs.start_date <= params.year_end
 ),
 
 allocation_kinds as (
@@ -114,6 +105,23 @@ allocation_kinds as (
         partition by running_allocations.municipality_code, running_allocations.law, running_allocations.allocation_number
         order by products.valid_from desc nulls last
     ) = 1
+),
+
+declared_to_date as (
+    -- read only for budget and total-volume allocations: a few of the running ones
+    select
+        allocation_months.municipality_code,
+        allocation_months.law,
+        allocation_months.allocation_number,
+        coalesce(sum(allocation_months.declared_volume), 0) as declared_volume,
+        coalesce(sum(allocation_months.declared_amount_eur), 0) as declared_amount_eur
+    from allocation_months
+    semi join allocation_kinds
+        on allocation_kinds.municipality_code = allocation_months.municipality_code
+        and allocation_kinds.law = allocation_months.law
+        and allocation_kinds.allocation_number = allocation_months.allocation_number
+        and allocation_kinds.commitment_kind in ('budget', 'total')
+    group by all
 ),
 
 unit_hours as (
