@@ -17,7 +17,7 @@ params as (
         cast($chain_ladder_max_lag as integer) as max_lag
 ),
 
-counted_lines as (
+counted_lines as not materialized (
     select
         payer_lines.payer_kind,
         payer_lines.payer_code,
