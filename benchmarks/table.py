@@ -20,6 +20,13 @@ def _ingest(run: dict) -> tuple[float, float]:
     return sum(s["seconds"] for s in stages), sum(s["step_seconds"] or 0 for s in stages)
 
 
+def _group(stage: dict, group: str) -> str:
+    """A group's step time, or "?" when the log lacks its steps' "Finished execution" lines
+    (Dagster did not print one for the last step of a run once)."""
+    seconds = stage["steps_by_group"].get(group)
+    return "?" if seconds is None else f"{seconds:.1f}"
+
+
 def rows(runs: list[dict]) -> list[tuple[str, list[str]]]:
     def per(fn) -> list[str]:
         out = []
@@ -57,7 +64,7 @@ def rows(runs: list[dict]) -> list[tuple[str, list[str]]]:
         ("peak RSS of any pipeline stage (MiB)", per(lambda r: f"{max(s['peak_rss_mib'] for s in r['stages'] if s['name'].startswith(('ingest ', 'staging', 'marts', 'reports', 'exports'))):,.0f}")),
         ("**+1 month into the loaded warehouse (s)**", per(lambda r: f"**{inc(r)['seconds']:.1f}**")),
         ("+1 month: ingest with checks / staging / marts / reports / exports (s in steps)",
-         per(lambda r: " / ".join(f"{inc(r)['steps_by_group'][g]:.1f}" for g in ("raw", "staging", "marts", "reports", "exports")))),
+         per(lambda r: " / ".join(_group(inc(r), g) for g in ("raw", "staging", "marts", "reports", "exports")))),
         ("pipeline ÷ floor (target ≤ 5)", per(lambda r: f"{one_run(r) / _stage(r, 'floor (DuckDB read)')['seconds']:.1f} ×")),
         ("pipeline ÷ pandas peer (target ≤ 0.1)", per(lambda r: f"{one_run(r) / _stage(r, 'peer (pandas)')['seconds']:.2f}")),
         ("peak RSS incl. increment (target < 8192 MiB)", per(lambda r: f"{r['targets']['peak_rss_mib']:,.0f}")),
