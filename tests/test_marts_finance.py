@@ -467,6 +467,10 @@ def test_hours_from_iwmo_full_months_and_clients_with_no_net_hours():
     assert monthly[D(2025, 3, 1)]["hours"] == pytest.approx(23)
     assert monthly[D(2025, 3, 1)]["clients"] == 3
     assert monthly[D(2025, 3, 1)]["payer_kind"] == "municipality"
+    # full months (neither a client's first nor its last month in care): D's Feb 8 and Mar 9 hours; E's Feb
+    # and Mar are its first and last, J's March both, F has no positive month
+    full = {month: (r["full_month_hours"], r["full_month_clients"]) for month, r in monthly.items()}
+    assert full == {m(1): (0, 0), m(2): (8, 1), m(3): (9, 1), m(4): (0, 0)}
     (year,) = rows(conn, "select * from marts.hours_agreement")
     # hours 5 + 8 + 9 + 4 + 10 + 12 + 0 + 2 = 50; client-months Jan 1, Feb 2, Mar 3, Apr 1 = 7
     assert year["hours"] == pytest.approx(50)
