@@ -1,7 +1,10 @@
 """The floor: DuckDB reading every input file once (row count and one sum per file), nothing else.
 
-Run: .venv/bin/python benchmarks/floor.py DATA_DIR [--threads 2] [--memory-limit 4GB]
-Prints one JSON object: seconds, files, rows and the per-kind row counts. Files the pipeline
+Run: .venv/bin/python benchmarks/floor.py DATA_DIR [--threads 2] [--memory-limit 4GB] [--store FILE]
+Prints one JSON object: seconds, files, rows and the per-kind row counts. With ``--store`` the same
+reads are also stored: every kind's rows in a table of a new DuckDB file (types as DuckDB's CSV
+sniffer finds them), closed and checkpointed; a lower bound of any pipeline that keeps its input,
+before it validates, pseudonymises or computes anything. Files the pipeline
 refuses as unreadable (a truncated Parquet file) are skipped. DuckDB 2.0 has no bundled Excel
 reader here (the `excel` extension is not installed), so the few XLSX files are read with Polars'
 calamine reader, the same reader the pipeline uses.
@@ -39,14 +42,37 @@ def _valid_parquet(path: Path) -> bool:
         return handle.read(4) == b"PAR1"
 
 
-def _csv_query(files: list[str], total: str | None) -> str:
-    agg = f"sum(try_cast({total} as double))" if total else "0.0"
-    return (f"select filename, count(*), {agg} from read_csv({files!r}, header=true, "
-            f"all_varchar=true, filename=true) group by filename")
+class _Reader:
+    """Count and sum per file of a relation; in store mode the relation is first stored as a table."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, store: bool):
+        self.conn, self.store, self.tables = conn, store, 0
+
+    def per_file(self, kind: str, relation: str, total: str | None) -> list[tuple]:
+        agg = f"sum(try_cast({total} as double))" if total else "0.0"
+        if self.store:
+            self.tables += 1
+            table = f"{kind}_{self.tables}"
+            self.conn.execute(f"create table {table} as {relation}")
+            relation = f"select * from {table}"
+        return [(kind, *r) for r in self.conn.sql(
+            f"select filename, count(*), {agg} from ({relation}) group by filename").fetchall()]
+
+    def frame(self, kind: str, path: Path | str, frame: pl.DataFrame, total: str | None) -> tuple:
+        path = Path(path)
+        if total:  # the amount column as a number (the Dutch export writes 1.234,56)
+            frame = frame.with_columns(pl.col(total).str.replace_all(".", "", literal=True)
+                                       .str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+                                       if path.suffix == ".csv" else pl.col(total).cast(pl.Float64, strict=False))
+        if self.store:
+            self.tables += 1
+            self.conn.execute(f"create table {kind}_{self.tables} as select * from frame")
+        return (kind, str(path), frame.height, frame[total].sum() if total else 0.0)
 
 
-def floor(data: Path, threads: int, memory_limit: str) -> dict:
-    conn = duckdb.connect(":memory:", config={"threads": threads, "memory_limit": memory_limit})
+def floor(data: Path, threads: int, memory_limit: str, store: Path | None = None) -> dict:
+    conn = duckdb.connect(str(store) if store else ":memory:", config={"threads": threads, "memory_limit": memory_limit})
+    reader = _Reader(conn, store is not None)
     per_file: list[tuple] = []
     t0 = time.perf_counter()
     folders = [(k, data / "inbox" / k) for k in SUM_COLUMN if (data / "inbox" / k).is_dir()]
@@ -59,29 +85,24 @@ def floor(data: Path, threads: int, memory_limit: str) -> dict:
         dutch = [str(p) for p in files if p.suffix == ".csv" and "_nl_" in p.name]
         parquet = [str(p) for p in files if p.suffix == ".parquet" and _valid_parquet(p)]
         xlsx = [p for p in files if p.suffix == ".xlsx"]
-        if csv:
-            per_file += [(kind, *r) for r in conn.sql(_csv_query(csv, total)).fetchall()]
+        if csv:  # typed by the sniffer when stored; the floor alone reads text
+            typing = "union_by_name=true" if store else "all_varchar=true"
+            per_file += reader.per_file(kind, f"select * from read_csv({csv!r}, header=true, {typing}, filename=true)", total)
         for path in dutch:  # Windows-1252: DuckDB without the encodings extension refuses it
             frame = pl.read_csv(path, separator=";", encoding="utf8-lossy", infer_schema=False)
-            amount = (frame[DUTCH_AMOUNT].str.replace_all(".", "", literal=True)
-                      .str.replace(",", ".", literal=True).cast(pl.Float64, strict=False).sum()) if total else 0.0
-            per_file.append((kind, path, frame.height, amount))
+            per_file.append(reader.frame(kind, path, frame, DUTCH_AMOUNT if total else None))
         if parquet:
-            agg = f"sum(try_cast({total} as double))" if total else "0.0"
-            per_file += [(kind, *r) for r in conn.sql(
-                f"select filename, count(*), {agg} from read_parquet({parquet!r}, filename=true) group by filename"
-            ).fetchall()]
+            per_file += reader.per_file(kind, f"select * from read_parquet({parquet!r}, union_by_name=true, filename=true)", total)
         for path in xlsx:
-            frame = pl.read_excel(path, infer_schema_length=0)
-            amount = frame[total].cast(pl.Float64, strict=False).sum() if total else 0.0
-            per_file.append((kind, str(path), frame.height, amount))
-    # iWmo/iJw XML messages: no DuckDB reader; the floor is one lxml parse per file
+            per_file.append(reader.frame(kind, path, pl.read_excel(path, infer_schema_length=0), total))
+    # iWmo/iJw XML messages: no DuckDB reader; the floor is one lxml parse per file (not stored:
+    # their elements have no table shape before the reader maps them)
     xml_files = sorted((data / "inbox" / "iwmo").glob("*.xml")) if (data / "inbox" / "iwmo").is_dir() else []
     xml_elements = 0
     for path in xml_files:
         xml_elements += int(etree.parse(str(path)).getroot().xpath("count(//*)"))
+    conn.close()  # stored: the checkpoint writes the tables into the file
     seconds = time.perf_counter() - t0
-    conn.close()
     rows: dict[str, int] = {}
     for kind, _, n, _ in per_file:
         rows[kind] = rows.get(kind, 0) + n
@@ -94,8 +115,11 @@ def main() -> None:
     parser.add_argument("data", type=Path)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory-limit", default="4GB")
+    parser.add_argument("--store", type=Path, help="also store every kind's rows in this new DuckDB file")
     args = parser.parse_args()
-    print(json.dumps(floor(args.data, args.threads, args.memory_limit)))
+    if args.store and args.store.exists():
+        raise SystemExit(f"{args.store} exists; --store writes a new file")
+    print(json.dumps(floor(args.data, args.threads, args.memory_limit, args.store)))
 
 
 if __name__ == "__main__":

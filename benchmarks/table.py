@@ -50,6 +50,7 @@ def rows(runs: list[dict]) -> list[tuple[str, list[str]]]:
         ("wijkverpleging lines", per(lambda r: f"{r['input_rows']['zvw_declarations']:,}")),
         ("allocation rows", per(lambda r: f"{r['input_rows']['allocations']:,}")),
         ("floor: DuckDB reads every file once (s)", per(wall("floor (DuckDB read)"))),
+        ("lower bound: the same reads stored in a DuckDB file (s)", per(wall("floor, stored (DuckDB load)"))),
         ("pandas peer, 3 figures (s)", per(wall("peer (pandas)"))),
         ("pandas peer peak RSS (MiB)", per(lambda r: f"{_stage(r, 'peer (pandas)')['peak_rss_mib']:,.0f}")),
         ("ingest, all kinds, with checks (s in steps)", per(lambda r: f"{_ingest(r)[1]:.1f}")),
@@ -66,7 +67,9 @@ def rows(runs: list[dict]) -> list[tuple[str, list[str]]]:
         ("+1 month: ingest with checks / staging / marts / reports / exports (s in steps)",
          per(lambda r: " / ".join(_group(inc(r), g) for g in ("raw", "staging", "marts", "reports", "exports")))),
         ("pipeline ÷ floor (target ≤ 5)", per(lambda r: f"{one_run(r) / _stage(r, 'floor (DuckDB read)')['seconds']:.1f} ×")),
+        ("storing the input alone ÷ floor", per(lambda r: f"{r['targets']['stored_over_floor']:.1f} ×")),
         ("pipeline ÷ pandas peer (target ≤ 0.1)", per(lambda r: f"{one_run(r) / _stage(r, 'peer (pandas)')['seconds']:.2f}")),
+        ("storing the input alone ÷ pandas peer", per(lambda r: f"{_stage(r, 'floor, stored (DuckDB load)')['seconds'] / _stage(r, 'peer (pandas)')['seconds']:.2f}")),
         ("peak RSS incl. increment (target < 8192 MiB)", per(lambda r: f"{r['targets']['peak_rss_mib']:,.0f}")),
         ("increment ÷ full run (target ≤ 0.33)", per(lambda r: f"{r['targets']['increment_over_full']:.2f}")),
     ]

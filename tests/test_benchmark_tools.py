@@ -31,3 +31,32 @@ def test_step_time_is_summed_per_asset_group(run_module):
     ])
     # by hand: raw 62.5 + 0.949 = 63.449; staging 1.25; reports 3600 + 3 = 3603
     assert run_module.steps_by_group(log) == pytest.approx({"raw": 63.449, "staging": 1.25, "reports": 3603.0})
+
+
+@pytest.fixture(scope="module")
+def floor_module():
+    spec = importlib.util.spec_from_file_location("benchmark_floor", RUN_PY.parent / "floor.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_stored_floor_keeps_every_row_typed(floor_module, tmp_path):
+    import duckdb
+    import polars as pl
+
+    inbox = tmp_path / "data" / "inbox" / "declarations"
+    inbox.mkdir(parents=True)
+    (inbox / "a.csv").write_text("reference_number,amount_eur\nR1,10.50\nR2,-2.25\nR3,1\n", encoding="utf-8")
+    (inbox / "b.csv").write_text("reference_number,amount_eur\nR4,7\nR5,0.75\n", encoding="utf-8")
+    pl.DataFrame({"reference_number": ["R6"], "amount_eur": [3.0]}).write_parquet(inbox / "c.parquet")
+    read = floor_module.floor(tmp_path / "data", 1, "1GB")
+    stored = floor_module.floor(tmp_path / "data", 1, "1GB", tmp_path / "stored.duckdb")
+    assert read["rows_per_kind"] == stored["rows_per_kind"] == {"declarations": 6}
+    assert read["files"] == stored["files"] == 3
+    conn = duckdb.connect(str(tmp_path / "stored.duckdb"), read_only=True)
+    tables = [t for (t,) in conn.execute("select table_name from duckdb_tables() order by 1").fetchall()]
+    union = " union all by name ".join(f"select amount_eur from {t}" for t in tables)
+    # by hand: 10.50 - 2.25 + 1 + 7 + 0.75 + 3 = 20; the CSV amounts typed as numbers, not text
+    assert conn.execute(f"select count(*), sum(amount_eur) from ({union})").fetchone() == (6, pytest.approx(20.0))
+    assert {t for (t,) in conn.execute("select distinct data_type from duckdb_columns() where column_name = 'amount_eur'").fetchall()} == {"DOUBLE"}
