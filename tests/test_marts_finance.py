@@ -360,9 +360,14 @@ def test_alert_levels_run_out_date_and_increase_deadline():
         zvw("PAHEAD", dec, T(2025, 12, 3), 300, status="pending"),
         zvw("PREACH", dec, T(2025, 12, 2), 600),
         zvw("PREACH", dec, T(2025, 12, 4), 400),
+        # over the ceiling on 3 Dec, below it again after a credit on 5 Dec
+        zvw("PDIP", dec, T(2025, 12, 2), 700),
+        zvw("PDIP", dec, T(2025, 12, 3), 400),
+        zvw("PDIP", dec, T(2025, 12, 5), 400, credit=True),
     ]
     staging(conn, zvw_lines=lines, ceilings=[
-        ceiling("3311", p, 1000, deadline=D(2025, 12, 1)) for p in ("P70", "P90", "POK", "PB", "POVER", "PREACH")
+        ceiling("3311", p, 1000, deadline=D(2025, 12, 1))
+        for p in ("P70", "P90", "POK", "PB", "POVER", "PREACH", "PDIP")
     ] + [ceiling("3311", "PAHEAD", 1000, deadline=D(2025, 12, 31))])
     build(conn, D(2025, 12, 31), "payer_lines", "chain_ladder", "ceiling_position")
     pos = by(rows(conn, "select * from marts.ceiling_position"), "provider_agb")
@@ -374,6 +379,10 @@ def test_alert_levels_run_out_date_and_increase_deadline():
     assert pos["PREACH"]["alert"] == "reached"
     assert pos["PREACH"]["ceiling_reached_on"] == D(2025, 12, 4)  # 600 + 400 = 1000 reaches 1000
     assert float(pos["PREACH"]["paid_eur"]) == 1000
+    # 700 + 400 = 1100 ≥ 1000 on 3 Dec; the credit of 5 Dec leaves 700 realised, the ceiling stays reached
+    assert pos["PDIP"]["ceiling_reached_on"] == D(2025, 12, 3)
+    assert float(pos["PDIP"]["realised_eur"]) == 700
+    assert pos["PDIP"]["alert"] == "reached"
     # 800 approved + 300 pending → projected 1100 > 1000
     assert pos["POVER"]["alert"] == "projected_over"
     assert float(pos["POVER"]["projected_year_end_eur"]) == 1100

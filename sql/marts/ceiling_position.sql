@@ -59,44 +59,71 @@ approved_lines as (
     group by all
 ),
 
+pair_totals as (
+    select
+        year_ceilings.payer_kind,
+        year_ceilings.payer_code,
+        year_ceilings.provider_agb,
+        year_ceilings.ceiling_eur,
+        coalesce(sum(approved_lines.amount_eur), 0) as realised_eur,
+        -- the running sum never exceeds the sum of the positive amounts: a pair below its ceiling there
+        -- cannot have reached it, and needs no running sum
+        coalesce(sum(approved_lines.amount_eur) filter (where approved_lines.amount_eur > 0), 0) as positive_eur,
+        coalesce(
+            sum(approved_lines.amount_eur) filter (
+                where approved_lines.submitted_date > cast($as_of as date) - cast($run_rate_days as integer)
+            ),
+            0
+        ) as run_rate_window_eur
+    from year_ceilings
+    left join approved_lines
+        on approved_lines.payer_kind = year_ceilings.payer_kind
+        and approved_lines.payer_code = year_ceilings.payer_code
+        and approved_lines.provider_agb = year_ceilings.provider_agb
+    group by all
+),
+
 running_lines as (
     select
         approved_lines.*,
+        pair_totals.ceiling_eur,
         sum(approved_lines.amount_eur) over (
             partition by approved_lines.payer_kind, approved_lines.payer_code, approved_lines.provider_agb
             order by approved_lines.submitted_on, approved_lines.reference_number, approved_lines.law
             rows between unbounded preceding and current row
         ) as running_eur
     from approved_lines
+    inner join pair_totals
+        on pair_totals.payer_kind = approved_lines.payer_kind
+        and pair_totals.payer_code = approved_lines.payer_code
+        and pair_totals.provider_agb = approved_lines.provider_agb
+    where pair_totals.positive_eur >= pair_totals.ceiling_eur
+),
+
+reached as (
+    select
+        payer_kind,
+        payer_code,
+        provider_agb,
+        min(submitted_date) as ceiling_reached_on
+    from running_lines
+    where running_eur >= ceiling_eur
+    group by all
 ),
 
 realised as (
     select
-        year_ceilings.payer_kind,
-        year_ceilings.payer_code,
-        year_ceilings.provider_agb,
-        coalesce(sum(running_lines.amount_eur), 0) as realised_eur,
-        min(running_lines.submitted_date) filter (where running_lines.running_eur >= year_ceilings.ceiling_eur)
-            as ceiling_reached_on,
-        coalesce(
-            sum(running_lines.amount_eur) filter (
-                where running_lines.submitted_date > params.as_of - params.run_rate_days
-            ),
-            0
-        ) as run_rate_window_eur
-    from year_ceilings
-    cross join params
-    left join running_lines
-        on running_lines.payer_kind = year_ceilings.payer_kind
-        and running_lines.payer_code = year_ceilings.payer_code
-        and running_lines.provider_agb = year_ceilings.provider_agb
-    group by
-        year_ceilings.payer_kind,
-        year_ceilings.payer_code,
-        year_ceilings.provider_agb,
-        year_ceilings.ceiling_eur,
-        params.as_of,
-        params.run_rate_days
+        pair_totals.payer_kind,
+        pair_totals.payer_code,
+        pair_totals.provider_agb,
+        pair_totals.realised_eur,
+        reached.ceiling_reached_on,
+        pair_totals.run_rate_window_eur
+    from pair_totals
+    left join reached
+        on reached.payer_kind = pair_totals.payer_kind
+        and reached.payer_code = pair_totals.payer_code
+        and reached.provider_agb = pair_totals.provider_agb
 ),
 
 ultimates as (
