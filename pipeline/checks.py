@@ -157,12 +157,16 @@ mart_checks = [
     _unique(["marts", "budget_exhaustion"], "municipality_code, law, product_category, year"),
     _check(["marts", "allocation_months"], "utilisation_not_negative",
            "Utilisation is never negative.",
-           "select * from marts.allocation_months where utilisation < 0"),
+           "select municipality_code, law, allocation_number, month, utilisation from marts.allocation_months "
+           "where utilisation < 0"),
     _check(["marts", "allocation_months"], "approved_within_declared",
            "Approved lines are a subset of declared lines (declared = approved + pending): never more "
            "approved than declared lines. Net volumes are not compared: a pending credit of an "
            "approved debit makes the declared net smaller than the approved net, rightly.",
-           "select * from marts.allocation_months where approved_lines > declared_lines"),
+           # the key and the compared columns only: `select *` read all 34 columns of 12 million rows
+           # at scale 106 (0.4-0.8 s), these six 0.1-0.25 s
+           "select municipality_code, law, allocation_number, month, approved_lines, declared_lines "
+           "from marts.allocation_months where approved_lines > declared_lines"),
     _check(["marts", "budget_exhaustion"], "forecast_adds_up",
            "forecast = approved + pending + expected late + committed.",
            "select * from marts.budget_exhaustion where abs(forecast_eur - (approved_eur + pending_eur "
