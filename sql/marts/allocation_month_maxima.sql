@@ -25,8 +25,8 @@ latest_versions as (
 
     select allocation_versions.*
     from allocation_versions
-    cross join settings
-    where cast(allocation_versions.decided_on as date) <= settings.as_of
+    -- $as_of in the filter, not cross-joined from settings: a partial build's row ids then reach the scan
+    where cast(allocation_versions.decided_on as date) <= cast($as_of as date)
     qualify row_number() over (
         partition by municipality_code, law, allocation_number
         order by decided_on desc

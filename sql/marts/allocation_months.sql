@@ -18,12 +18,6 @@ declaration_lines as not materialized (
 
 ),
 
-settings as (
-
-    select cast($as_of as date) as as_of
-
-),
-
 months_to_date as (
 
     select * from month_maxima
@@ -44,13 +38,14 @@ lines_as_of as (
         cast(declaration_lines.hours as double) as hours,
         cast(declaration_lines.net_amount_eur as double) as net_amount_eur,
         case
-            when declaration_lines.rejected_on <= settings.as_of then 'rejected'
-            when declaration_lines.answered_on <= settings.as_of then 'approved'
+            when declaration_lines.rejected_on <= cast($as_of as date) then 'rejected'
+            when declaration_lines.answered_on <= cast($as_of as date) then 'approved'
             else 'pending'
         end as status_as_of
+    -- $as_of written into the filter, not cross-joined from a one-row CTE: the cross join kept the
+    -- row ids of a partial build's cut from reaching the scan, which then read all 10 million lines
     from declaration_lines
-    cross join settings
-    where declaration_lines.declared_on <= settings.as_of
+    where declaration_lines.declared_on <= cast($as_of as date)
         and declaration_lines.period_start is not null
 
 ),
