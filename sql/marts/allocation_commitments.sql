@@ -38,12 +38,11 @@ utilisation as (
         allocation_months.product_code,
         sum(allocation_months.delivered_volume) / nullif(sum(allocation_months.max_volume), 0) as expected_utilisation
     from allocation_months
-    cross join params
     where allocation_months.is_mature
         and allocation_months.max_volume is not null
         and allocation_months.product_code is not null
-        and allocation_months.month > params.as_of_month - interval 12 month
-        and allocation_months.month <= params.as_of
+        and allocation_months.month > cast(date_trunc('month', cast($as_of as date)) as date) - interval 12 month
+        and allocation_months.month <= cast($as_of as date)
     group by all
 ),
 
@@ -143,7 +142,6 @@ remaining_month_rows as (
         products.tariff_period,
         products.unit as product_unit
     from allocation_kinds
-    cross join params
     inner join allocation_month_maxima
         on allocation_month_maxima.municipality_code = allocation_kinds.municipality_code
         and allocation_month_maxima.law = allocation_kinds.law
@@ -155,8 +153,8 @@ remaining_month_rows as (
         and (products.valid_to is null or products.valid_to >= allocation_month_maxima.period_start)
     where allocation_kinds.commitment_kind = 'monthly'
         and allocation_month_maxima.max_volume is not null
-        and allocation_month_maxima.period_start > params.as_of
-        and allocation_month_maxima.year = params.as_of_year
+        and allocation_month_maxima.period_start > cast($as_of as date)
+        and allocation_month_maxima.year = year(cast($as_of as date))
     qualify row_number() over (
         partition by allocation_kinds.municipality_code, allocation_kinds.law, allocation_kinds.allocation_number,
             allocation_month_maxima.month
