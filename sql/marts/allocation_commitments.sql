@@ -25,7 +25,6 @@ cak_periods as not materialized (
 params as (
     select
         cast($as_of as date) as as_of,
-        cast(date_trunc('month', cast($as_of as date)) as date) as as_of_month,
         cast(year(cast($as_of as date)) as integer) as as_of_year,
         make_date(year(cast($as_of as date)), 12, 31) as year_end
 ),
