@@ -9,8 +9,8 @@ copy of dagster.yaml with its storage moved there); nothing in the repository is
 2. hold back  the files of the latest month (every inbox file named after it; the yearly
               delivered-hours files are cut to the earlier months), so step 6 can add them.
 3. floor      benchmarks/floor.py: DuckDB reading every input file once (count and sum per file);
-              then the same reads stored in a new DuckDB file (--store), the cost of merely
-              keeping the input, a lower bound of any pipeline over it.
+              then the same reads written into a new DuckDB file (--store): what merely keeping
+              the input costs, before anything is typed, checked or computed.
 4. peer       benchmarks/pandas_peer.py: the core figures in plain pandas (comparison only).
 5. pipeline   `dagster asset materialize --select <stage> -m pipeline`, one process per stage:
               ingest per raw kind, then staging, marts, reports and any other asset group —
@@ -310,7 +310,7 @@ def main() -> None:
         print(f"floor {floor_s:.1f} s; pipeline {total:.1f} s in {len(pipeline_stages)} processes; as one run "
               f"≈ {one_run:.1f} s (step time + one run overhead of {per_run:.1f} s) = "
               f"{one_run / floor_s:.1f} × floor (target ≤ 5)")
-        print(f"lower bound: storing the input alone in a DuckDB file, typed, nothing checked or computed, takes "
+        print(f"the floor's reads written into a DuckDB file (nothing typed, checked or computed): "
               f"{stored.seconds:.1f} s = {stored.seconds / floor_s:.1f} × floor")
         targets = {"pipeline_over_floor": one_run / floor_s, "stored_over_floor": stored.seconds / floor_s,
                    "peak_rss_mib": max(s.peak_rss_mib for s in pipeline_stages + ([increment] if increment else []))}
@@ -319,7 +319,7 @@ def main() -> None:
             ratio = (f"the pipeline is {peer.seconds / one_run:.1f} × faster" if peer.seconds >= one_run
                      else f"pandas is {one_run / peer.seconds:.1f} × faster")
             print(f"pandas peer {peer.seconds:.1f} s: {ratio} (target: pipeline ≥ 10 × faster, "
-                  f"{peer.seconds / 10:.1f} s; storing the input alone takes {stored.seconds:.1f} s); "
+                  f"{peer.seconds / 10:.1f} s; writing the input alone takes {stored.seconds:.1f} s); "
                   f"peer approved €{peer.output['approved_eur']:,.0f} vs pipeline "
                   f"€{results['pipeline_core_figures']['approved_eur']:,.0f}, ceilings realised "
                   f"€{peer.output['ceiling_realised_eur']:,.0f} vs €{results['pipeline_core_figures']['ceiling_realised_eur']:,.0f}")
