@@ -60,3 +60,14 @@ def test_the_stored_floor_writes_every_row_it_reads(floor_module, tmp_path):
     # by hand: six rows, 10.50 - 2.25 + 1 + 7 + 0.75 + 3 = 20
     assert conn.execute(f"select count(distinct reference_number), sum(amount::double) from ({union})").fetchone() == (
         6, pytest.approx(20.0))
+
+
+def test_a_last_step_without_its_finished_line_gets_the_rest_of_the_run(run_module):
+    log = "\n".join([
+        'x - STEP_START - Started execution of step "marts__payer_lines".',
+        'x - STEP_SUCCESS - Finished execution of step "marts__payer_lines" in 2.5s.',
+        'x - STEP_START - Started execution of step "exports__marts_parquet".',
+        'x - ENGINE_EVENT - Finished steps in process (pid: 7258) in 1m4.02s',  # no line for the export
+    ])
+    # by hand: 64.02 - 2.5 = 61.52 for the export
+    assert run_module.steps_by_group(log) == pytest.approx({"marts": 2.5, "exports": 61.52})
