@@ -59,7 +59,7 @@ approved_lines as (
     group by all
 ),
 
-pair_totals as (
+realised as (
     select
         year_ceilings.payer_kind,
         year_ceilings.payer_code,
@@ -86,18 +86,18 @@ pair_totals as (
 running_lines as (
     select
         approved_lines.*,
-        pair_totals.ceiling_eur,
+        realised.ceiling_eur,
         sum(approved_lines.amount_eur) over (
             partition by approved_lines.payer_kind, approved_lines.payer_code, approved_lines.provider_agb
             order by approved_lines.submitted_on, approved_lines.reference_number, approved_lines.law
             rows between unbounded preceding and current row
         ) as running_eur
     from approved_lines
-    inner join pair_totals
-        on pair_totals.payer_kind = approved_lines.payer_kind
-        and pair_totals.payer_code = approved_lines.payer_code
-        and pair_totals.provider_agb = approved_lines.provider_agb
-    where pair_totals.positive_eur >= pair_totals.ceiling_eur
+    inner join realised
+        on realised.payer_kind = approved_lines.payer_kind
+        and realised.payer_code = approved_lines.payer_code
+        and realised.provider_agb = approved_lines.provider_agb
+    where realised.positive_eur >= realised.ceiling_eur
 ),
 
 reached as (
@@ -109,21 +109,6 @@ reached as (
     from running_lines
     where running_eur >= ceiling_eur
     group by all
-),
-
-realised as (
-    select
-        pair_totals.payer_kind,
-        pair_totals.payer_code,
-        pair_totals.provider_agb,
-        pair_totals.realised_eur,
-        reached.ceiling_reached_on,
-        pair_totals.run_rate_window_eur
-    from pair_totals
-    left join reached
-        on reached.payer_kind = pair_totals.payer_kind
-        and reached.payer_code = pair_totals.payer_code
-        and reached.provider_agb = pair_totals.provider_agb
 ),
 
 ultimates as (
@@ -167,7 +152,7 @@ positions as (
         year_ceilings.increase_request_deadline,
         cast(realised.realised_eur as decimal(18, 2)) as realised_eur,
         cast(realised.realised_eur as double) / nullif(cast(year_ceilings.ceiling_eur as double), 0) as share,
-        realised.ceiling_reached_on,
+        reached.ceiling_reached_on,
         case
             when year_ceilings.policy = 'stop_payment'
                 then cast(least(realised.realised_eur, year_ceilings.ceiling_eur) as decimal(18, 2))
@@ -190,6 +175,10 @@ positions as (
         on realised.payer_kind = year_ceilings.payer_kind
         and realised.payer_code = year_ceilings.payer_code
         and realised.provider_agb = year_ceilings.provider_agb
+    left join reached
+        on reached.payer_kind = year_ceilings.payer_kind
+        and reached.payer_code = year_ceilings.payer_code
+        and reached.provider_agb = year_ceilings.provider_agb
     inner join ultimates
         on ultimates.payer_kind = year_ceilings.payer_kind
         and ultimates.payer_code = year_ceilings.payer_code
