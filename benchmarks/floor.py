@@ -48,13 +48,17 @@ class _Reader:
     def __init__(self, conn: duckdb.DuckDBPyConnection, store: bool):
         self.conn, self.store, self.tables = conn, store, 0
 
+    def _keep(self, kind: str, relation: str) -> str:
+        """Store the relation as a new table (store mode) and return what to read it from."""
+        if not self.store:
+            return relation
+        self.tables += 1
+        self.conn.execute(f"create table {kind}_{self.tables} as {relation}")
+        return f"select * from {kind}_{self.tables}"
+
     def per_file(self, kind: str, relation: str, total: str | None) -> list[tuple]:
         agg = f"sum(try_cast({total} as double))" if total else "0.0"
-        if self.store:
-            self.tables += 1
-            table = f"{kind}_{self.tables}"
-            self.conn.execute(f"create table {table} as {relation}")
-            relation = f"select * from {table}"
+        relation = self._keep(kind, relation)
         return [(kind, *r) for r in self.conn.sql(
             f"select filename, count(*), {agg} from ({relation}) group by filename").fetchall()]
 
@@ -65,9 +69,9 @@ class _Reader:
             if Path(path).suffix == ".csv":
                 text = text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
             amount = frame.select(text.cast(pl.Float64, strict=False).sum()).item()
-        if self.store:
-            self.tables += 1
-            self.conn.execute(f"create table {kind}_{self.tables} as select * from frame")
+        self.conn.register("_frame", frame)
+        self._keep(kind, "select * from _frame")
+        self.conn.unregister("_frame")
         return (kind, str(path), frame.height, amount)
 
 
