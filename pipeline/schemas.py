@@ -105,6 +105,9 @@ class CareEvents(_Client):
     end_date: dt.date = pa.Field(nullable=True)
     end_reason: str = pa.Field(nullable=True, isin=END_REASONS, description="WMO588/JZ588; 20 = temporary")
     status: str = pa.Field(isin=["1", "2", "3", "9"], description="COD467; 3 = delete")
+    sent_on: dt.date = pa.Field(
+        nullable=True, description="Dagtekening of the 305/307 message; empty = lateness not determinable"
+    )
 
 
 class ZvwDeclarations(_Client):
@@ -206,7 +209,7 @@ OPTIONAL_COLUMNS: dict[str, set[str]] = {
     "allocations": {"client_bsn", "client_id", "product_code", "end_date", "volume", "unit", "frequency", "budget_eur", "change_reason"},
     "declarations": {"client_bsn", "client_id", "previous_reference_number", "tariff_eur", "product_code"},
     "answers": {"law", "reference_number"},
-    "care_events": {"client_bsn", "client_id", "end_date", "end_reason", "allocation_number"},
+    "care_events": {"client_bsn", "client_id", "end_date", "end_reason", "allocation_number", "sent_on"},
     "zvw_declarations": {"client_bsn", "client_id", "previous_reference_number"},
     "delivered_hours": {"client_bsn", "client_id", "week", "month"},
     "products": {"description", "band_min_hours_per_week", "band_max_hours_per_week", "reference_hours_per_week", "rekenfactor", "valid_to"},

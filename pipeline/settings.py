@@ -28,6 +28,9 @@ class MetricSettings(dg.ConfigurableResource):
     run_rate_days: int = Field(default=91, description="Days of submissions that set the run rate towards a ceiling.")
     alert_share_low: float = Field(default=0.7, description="Ceiling share that raises alert '70'.")
     alert_share_high: float = Field(default=0.9, description="Ceiling share that raises alert '90'.")
+    stop_message_days: int = Field(
+        default=5, description="Working days after the end of care within which a stop message (307) is due."
+    )
     cak_rule: str = Field(default="A", description="CAK period rule (A, B or C) when no cak_periods table is given.")
     language: str = Field(default="nl", description="Report language: nl or en.")
     min_cell_clients: int = Field(
@@ -58,6 +61,7 @@ class MetricSettings(dg.ConfigurableResource):
             "alert_share_low": self.alert_share_low,
             "alert_share_high": self.alert_share_high,
             "cak_rule": self.cak_rule,
+            "stop_message_days": self.stop_message_days,
         }
 
 

@@ -42,7 +42,7 @@ STAGING_COLUMNS: dict[str, dict[str, str]] = {
         "municipality_code": "varchar", "law": "varchar", "allocation_number": "varchar",
         "provider_agb": "varchar", "client_id": "varchar", "event": "varchar",
         "start_date": "date", "end_date": "date", "end_reason": "varchar",
-        "is_temporary_stop": "boolean", "source_file": "varchar",
+        "is_temporary_stop": "boolean", "sent_on": "date", "source_file": "varchar",
     },
     "zvw_lines": {
         "insurer_code": "varchar", "provider_agb": "varchar", "client_id": "varchar",

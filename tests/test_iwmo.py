@@ -92,6 +92,7 @@ def test_example_wmo305_loads_with_its_values():
         "end_date": None,
         "end_reason": None,
         "status": "1",
+        "sent_on": "2025-04-05",  # the header's BerichtIdentificatie/Dagtekening
     }
     assert message.rows.to_dicts() == [
         {**common, "allocation_number": "300201", "start_date": "2025-04-03", "source_row": 1},
@@ -111,6 +112,8 @@ def test_example_wmo307_loads_with_its_values():
     assert {(r["event"], r["end_date"], r["end_reason"], r["status"]) for r in rows} == {
         ("stop", "2025-07-18", "31", "1")
     }
+    # the message's Dagtekening: when the stop was sent (1 working day after the end date)
+    assert {r["sent_on"] for r in rows} == {"2025-07-21"}
     assert {(r["municipality_code"], r["provider_agb"]) for r in rows} == {("0363", "65656055")}
 
 
@@ -250,6 +253,8 @@ def _care_events(law: str) -> pl.DataFrame:
             "end_date": [None, "2025-02-01", None, None, None],
             "end_reason": [None, reason, None, None, None],
             "status": ["1", "1", "1", "3", "1"],
+            # one Dagtekening per message: the three first-version starts travel together
+            "sent_on": ["2025-03-03", "2025-02-10", "2025-03-03", "2025-03-04", "2025-03-03"],
         }
     )
 

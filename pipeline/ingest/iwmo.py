@@ -95,7 +95,7 @@ CANONICAL_COLUMNS: dict[str, list[str]] = {
     ],
     "care_events": [
         "municipality_code", "law", "allocation_number", "provider_agb", "client_bsn", "event",
-        "start_date", "end_date", "end_reason", "status",
+        "start_date", "end_date", "end_reason", "status", "sent_on",
     ],
 }
 
@@ -506,6 +506,7 @@ def _to_frame(kind: str, code: str, law: str, columns: dict, header: dict) -> pl
             "municipality_code": header["receiver"],
             "provider_agb": header["sender"],
             "event": "start" if code == "305" else "stop",
+            "sent_on": header["sent_on"],  # BerichtIdentificatie/Dagtekening: when the message was sent
         }
         if code == "305":
             constants |= {"end_date": None, "end_reason": None}

@@ -349,8 +349,9 @@ def _write_301(frame: pl.DataFrame, out_dir: Path, law: str) -> list[Path]:
 
 
 def _write_305_307(frame: pl.DataFrame, out_dir: Path, law: str) -> list[Path]:
-    cols = [c for c in CANONICAL_COLUMNS["care_events"] if c != "law"]
-    df = _as_text(frame, cols)
+    # sent_on (the Dagtekening) is optional: without it a message is dated on its event's day
+    cols = [c for c in CANONICAL_COLUMNS["care_events"] if c not in ("law", "sent_on")]
+    df = _as_text(frame, cols + (["sent_on"] if "sent_on" in frame.columns else []))
     _require(
         df,
         ["municipality_code", "provider_agb", "client_bsn", "event", "start_date", "status"],
@@ -389,6 +390,8 @@ def _write_305_307(frame: pl.DataFrame, out_dir: Path, law: str) -> list[Path]:
             ]
         )
         sent_on = pl.col("start_date" if code == "305" else "end_date").max()
+        if "sent_on" in df.columns:
+            sent_on = pl.coalesce(pl.col("sent_on").max(), sent_on)
         messages = (
             part.with_columns(line.alias("_xml"))
             .group_by([*key, "_version"], maintain_order=True)

@@ -27,6 +27,8 @@ final as (
         cast(end_date as date) as end_date,
         cast(end_reason as varchar) as end_reason,
         coalesce(end_reason = '20', false) as is_temporary_stop,
+        -- the message's Dagtekening; null = not delivered, so lateness is not determinable
+        cast(sent_on as date) as sent_on,
         cast(source_file as varchar) as source_file
     from ranked
     where row_rank = 1 and status <> '3'
