@@ -184,29 +184,41 @@ def test_worked_example_of_section_9_and_its_projected_year_end():
     assert cl[D(2025, 2, 1)]["remaining_factor"] == pytest.approx(1000 / 900)
     assert cl[D(2025, 3, 1)]["remaining_factor"] == pytest.approx(1.5 * 1000 / 900)
     assert float(cl[D(2025, 2, 1)]["declared_eur"]) == 1200
+    # chain ladder C × F: January 1000, February 1333.33, March 700 × 1.6667 = 1166.67 (the old forecast)
+    assert cl[D(2025, 2, 1)]["chain_ladder_ultimate_eur"] == pytest.approx(1333.3333, abs=1e-3)
+    assert cl[D(2025, 3, 1)]["chain_ladder_ultimate_eur"] == pytest.approx(1166.6667, abs=1e-3)
+    # Bornhuetter–Ferguson: p = 1, 0.9, 0.6. January has no earlier month: U = 1000. February: E = 1000
+    # (January, p 1 ≥ 0.8), U = 1200 + 0.1 × 1000 = 1300. March: E = (1000 + 1333.33) / 2 = 1166.67
+    # (January and February, p ≥ 0.8), U = 700 + 0.4 × 1166.67 = 1166.67
+    assert cl[D(2025, 2, 1)]["declared_share"] == pytest.approx(0.9)
+    assert cl[D(2025, 3, 1)]["declared_share"] == pytest.approx(0.6)
     assert cl[D(2025, 1, 1)]["expected_ultimate_eur"] == pytest.approx(1000)
-    assert cl[D(2025, 2, 1)]["expected_ultimate_eur"] == pytest.approx(1333.3333, abs=1e-3)
+    assert cl[D(2025, 2, 1)]["prior_eur"] == pytest.approx(1000)
+    assert cl[D(2025, 2, 1)]["expected_ultimate_eur"] == pytest.approx(1300)
+    assert cl[D(2025, 3, 1)]["prior_eur"] == pytest.approx(1166.6667, abs=1e-3)
     assert cl[D(2025, 3, 1)]["expected_ultimate_eur"] == pytest.approx(1166.6667, abs=1e-3)
-    # expected late 0 + 133.33 + 466.67 = 600
-    assert sum(r["expected_late_eur"] for r in cl.values()) == pytest.approx(600)
+    # expected late 0 + 100 + 466.67 = 566.67
+    assert sum(r["expected_late_eur"] for r in cl.values()) == pytest.approx(566.6667, abs=1e-3)
     assert_one_row_per_key(conn, "chain_ladder", ("payer_kind", "payer_code", "law", "provider_agb", "month"))
 
     (pos,) = rows(conn, "select * from marts.ceiling_position")
-    # ultimate 3500 + 9 months × (1000 + 1333.33 + 1166.67) / 3 = 3500 + 9 × 1166.67 = 14,000
-    assert float(pos["expected_ultimate_eur"]) == 3500.00
-    assert float(pos["expected_late_eur"]) == 600.00
+    # ultimate 3466.67 + 9 months × (1000 + 1300 + 1166.67) / 3 = 3466.67 + 9 × 1155.56 = 13,866.67
+    assert float(pos["expected_ultimate_eur"]) == 3466.67
+    assert float(pos["expected_late_eur"]) == 566.67
     assert pos["months_left"] == 9
-    assert float(pos["projected_year_end_eur"]) == 14000.00
+    assert float(pos["projected_year_end_eur"]) == 13866.67
     # realised = approved 1000 + 1200 + 700 = 2900; share 2900 / 12000
     assert float(pos["realised_eur"]) == 2900.00
     assert pos["share"] == pytest.approx(2900 / 12000)
-    # 14,000 > 12,000 and not reached: projected_over; the deadline 1 Sep lies ahead
+    # 13,866.67 > 12,000 and not reached: projected_over; the deadline 1 Sep lies ahead
     assert pos["alert"] == "projected_over"
     assert pos["request_increase_by"] == D(2025, 9, 1)
-    # d = 2900 / 91 (all submitted after 2025-03-31 − 91 = 2024-12-30);
-    # (12000 − 2900) / d = 9100 × 91 / 2900 = 285.55 → 286 days; 2025-03-31 + 286 = 2026-01-11
+    # the recent submission rate is shown beside it: 2900 / 91 (all submitted after 2024-12-30)
     assert pos["run_rate_eur_per_day"] == pytest.approx(2900 / 91)
-    assert pos["projected_run_out_date"] == D(2026, 1, 11)
+    # the run-out date follows the projection: d = (13866.67 − 2900) / 275 days to 31 Dec = 39.88 a day;
+    # (12000 − 2900) / d = 228.2 → 229 days; 2025-03-31 + 229 = 2025-11-15, within the year
+    # (the old date came from the run rate: 2026-01-11, after the year it was projected over)
+    assert pos["projected_run_out_date"] == D(2025, 11, 15)
     assert pos["ceiling_reached_on"] is None
     assert float(pos["paid_eur"]) == 2900.00 and float(pos["above_ceiling_eur"]) == 0
 
@@ -228,19 +240,27 @@ def test_chain_ladder_factors_over_all_providers_applied_per_provider():
     build(conn, D(2025, 3, 31), "payer_lines", "chain_ladder", chain_ladder_max_lag=2)
     cl = by(rows(conn, "select * from marts.chain_ladder"), "payer_code", "provider_agb", "month")
     # insurer 3311: f0 = 1.5, f1 = 1000/900 as in the worked example
-    # A: Jan 700 × 1 = 700; Feb 800 × 10/9 = 888.89; Mar 700 × 1.5 × 10/9 = 1166.67
-    # B: Jan 300 × 1 = 300; Feb 400 × 10/9 = 444.44; no March row
+    # chain ladder, A: Jan 700 × 1 = 700; Feb 800 × 10/9 = 888.89; Mar 700 × 1.5 × 10/9 = 1166.67;
+    # B: Jan 300; Feb 400 × 10/9 = 444.44; March 0 (B declared nothing for March yet)
+    # Bornhuetter–Ferguson with each provider's own prior: A Feb 800 + 0.1 × 700 = 870;
+    # A Mar 700 + 0.4 × (700 + 888.89) / 2 = 1017.78; B Feb 400 + 0.1 × 300 = 430;
+    # B Mar 0 + 0.4 × (300 + 444.44) / 2 = 148.89: a provider late by habit still has March expected
     assert cl[("3311", "A", D(2025, 1, 1))]["expected_ultimate_eur"] == pytest.approx(700)
-    assert cl[("3311", "A", D(2025, 2, 1))]["expected_ultimate_eur"] == pytest.approx(8000 / 9)
-    assert cl[("3311", "A", D(2025, 3, 1))]["expected_ultimate_eur"] == pytest.approx(700 * 1.5 * 10 / 9)
+    assert cl[("3311", "A", D(2025, 2, 1))]["chain_ladder_ultimate_eur"] == pytest.approx(8000 / 9)
+    assert cl[("3311", "A", D(2025, 2, 1))]["expected_ultimate_eur"] == pytest.approx(870)
+    assert cl[("3311", "A", D(2025, 3, 1))]["chain_ladder_ultimate_eur"] == pytest.approx(700 * 1.5 * 10 / 9)
+    assert cl[("3311", "A", D(2025, 3, 1))]["expected_ultimate_eur"] == pytest.approx(700 + 0.4 * (700 + 8000 / 9) / 2)
     assert cl[("3311", "B", D(2025, 1, 1))]["expected_ultimate_eur"] == pytest.approx(300)
-    assert cl[("3311", "B", D(2025, 2, 1))]["expected_late_eur"] == pytest.approx(400 / 9)
-    assert ("3311", "B", D(2025, 3, 1)) not in cl
+    assert cl[("3311", "B", D(2025, 2, 1))]["expected_late_eur"] == pytest.approx(30)
+    assert float(cl[("3311", "B", D(2025, 3, 1))]["declared_eur"]) == 0
+    assert cl[("3311", "B", D(2025, 3, 1))]["expected_late_eur"] == pytest.approx(0.4 * (300 + 4000 / 9) / 2)
     # insurer 9999: f0 = (100 + 900) / 100 = 10 from February; f1 cannot be estimated (no month with
-    # lag 2 observed) and counts as 1: Feb 1000 × 1 = 1000; Mar 100 × 10 × 1 = 1000
+    # lag 2 observed) and counts as 1: Feb 1000 × 1 = 1000 (p 1); Mar p 0.1, prior 1000 (February):
+    # 100 + 0.9 × 1000 = 1000
     assert cl[("9999", "A", D(2025, 2, 1))]["remaining_factor"] == pytest.approx(1.0)
     assert cl[("9999", "A", D(2025, 3, 1))]["expected_ultimate_eur"] == pytest.approx(1000)
-    assert sum(r["expected_ultimate_eur"] for k, r in cl.items() if k[0] == "3311") == pytest.approx(3500)
+    # 700 + 870 + 1017.78 + 300 + 430 + 148.89
+    assert sum(r["expected_ultimate_eur"] for k, r in cl.items() if k[0] == "3311") == pytest.approx(3466.6667, abs=1e-3)
     assert_one_row_per_key(conn, "chain_ladder", ("payer_kind", "payer_code", "law", "provider_agb", "month"))
 
 
@@ -334,15 +354,17 @@ def test_ceiling_cut_offs_statuses_credits_and_projection():
     assert pos["year"] == 2025
     # chain ladder (as_of month June, lag observed Dec 6, Jan 5, Feb 4, Jun 0):
     # C(Dec) = 0, 700, …; C(Jan) = 3000, 2500, …; C(Feb) = 0, 1000, …; C(Jun, 0) = 250
-    # f0 = (700 + 2500 + 1000) / (0 + 3000 + 0) = 1.4; later factors 1 → June ultimate 250 × 1.4 = 350
-    # year ultimate = 2500 + 1000 + 350 = 3850; expected late = 100
-    assert float(pos["expected_ultimate_eur"]) == 3850
-    assert float(pos["expected_late_eur"]) == 100
-    # projected = 3850 + (0 + 0 + 350) / 3 × 6 = 3850 + 700 = 4550
-    assert float(pos["projected_year_end_eur"]) == 4550
+    # f0 = (700 + 2500 + 1000) / (0 + 3000 + 0) = 1.4; later factors 1 → June p = 1 / 1.4.
+    # Bornhuetter–Ferguson: P declared nothing for March, April and May (months of its span, C = 0,
+    # p = 1), so June's prior, the mean of its three latest developed months, is 0: U = 250
+    # (the chain ladder would have said 350). year ultimate = 2500 + 1000 + 0 + 0 + 0 + 250 = 3750
+    assert float(pos["expected_ultimate_eur"]) == 3750
+    assert float(pos["expected_late_eur"]) == 0
+    # projected = 3750 + (0 + 0 + 250) / 3 × 6 = 3750 + 500 = 4250
+    assert float(pos["projected_year_end_eur"]) == 4250
     # run rate: only the 250 submitted after 2025-06-30 − 91 = 2025-03-31 counts
     assert pos["run_rate_eur_per_day"] == pytest.approx(250 / 91)
-    assert pos["projected_run_out_date"] is None  # 4550 stays within 100,000
+    assert pos["projected_run_out_date"] is None  # 4250 stays within 100,000
     assert pos["alert"] == "ok"
 
 
@@ -388,8 +410,9 @@ def test_alert_levels_run_out_date_and_increase_deadline():
     assert float(pos["POVER"]["projected_year_end_eur"]) == 1100
     assert pos["POVER"]["request_increase_by"] is None          # deadline 1 Dec has passed
     assert pos["PAHEAD"]["request_increase_by"] == D(2025, 12, 31)  # deadline on as_of: still open
-    # d = 800 / 91; (1000 − 800) / d = 200 × 91 / 800 = 22.75 → 23 days; 2025-12-31 + 23 = 2026-01-23
-    assert pos["POVER"]["projected_run_out_date"] == D(2026, 1, 23)
+    # projected over with no day of the year left: the projection's pace is unbounded, the run-out
+    # date is as_of itself, within the year (the old run-rate date said 2026-01-23)
+    assert pos["POVER"]["projected_run_out_date"] == D(2025, 12, 31)
     for p in ("P70", "P90", "POK", "PB"):
         assert pos[p]["projected_run_out_date"] is None
         assert pos[p]["request_increase_by"] is None
@@ -633,16 +656,18 @@ def test_budget_exhaustion_declared_expected_late_commitments_and_forecast():
     assert_one_row_per_key(conn, "budget_exhaustion", ("municipality_code", "law", "product_category", "year"))
 
     # chain ladder of 0363 wmo (max lag 1): Jul C0 0, C1 400; Aug C0 1000, C1 1000 + 500 − 100 = 1400;
-    # f0 = (400 + 1400) / (0 + 1000) = 1.8; September (lag 0 observed) declared 200 (02) + 600 (01)
-    # → expected late 02: 200 × 0.8 = 160; 01: 600 × 0.8 = 480; whole law 640
+    # f0 = (400 + 1400) / (0 + 1000) = 1.8; September (lag 0 observed) declared 200 (02) + 600 (01) = 800,
+    # p = 1 / 1.8. Bornhuetter–Ferguson: the prior is the mean of July (400) and August (1400), both
+    # developed: 900; U = 800 + (1 − 1 / 1.8) × 900 = 1200, expected late 400 for the whole law
+    # (the chain ladder said 640), apportioned by September's declared amounts: 02 100, 01 300
     cat02, cat01, whole = be[("wmo", "02")], be[("wmo", "01")], be[("wmo", None)]
     assert float(cat02["approved_eur"]) == 1400   # 1000 + 500 − 100
     assert float(cat02["pending_eur"]) == 600     # 400 (answered after as_of) + 200
-    assert float(cat02["expected_late_eur"]) == 160
+    assert float(cat02["expected_late_eur"]) == 100
     assert float(cat01["approved_eur"]) == 0
     assert float(cat01["pending_eur"]) == 600     # the rejected 300 and the 999 after as_of do not count
-    assert float(cat01["expected_late_eur"]) == 480
-    assert float(whole["expected_late_eur"]) == 640
+    assert float(cat01["expected_late_eur"]) == 300
+    assert float(whole["expected_late_eur"]) == 400
 
     # commitments
     w1_eur = (15 * 60 + 15 * 60 + 15 * 66) * 0.72        # 2790 × 0.72 = 2008.80 (Dec tariff 66)
@@ -660,14 +685,14 @@ def test_budget_exhaustion_declared_expected_late_commitments_and_forecast():
     assert whole["allocations_without_tariff"] == 0
 
     # forecast = approved + pending + expected late + committed; exhaustion = forecast / budget
-    # category 01: 0 + 600 + 480 + 180 = 1260 → 1260 / 20000 = 0.063
-    assert float(cat01["forecast_eur"]) == 1260
-    assert cat01["exhaustion"] == pytest.approx(0.063)
-    f02 = 1400 + 600 + 160 + w1_eur + s1_eur + o1_eur + b1_eur + t1_eur
+    # category 01: 0 + 600 + 300 + 180 = 1080 → 1080 / 20000 = 0.054
+    assert float(cat01["forecast_eur"]) == 1080
+    assert cat01["exhaustion"] == pytest.approx(0.054)
+    f02 = 1400 + 600 + 100 + w1_eur + s1_eur + o1_eur + b1_eur + t1_eur
     assert float(cat02["forecast_eur"]) == pytest.approx(f02, abs=0.006)
     assert cat02["exhaustion"] == pytest.approx(f02 / 40000)
     assert float(cat02["budget_eur"]) == 40000
-    fw = 1400 + 1200 + 640 + w1_eur + s1_eur + o1_eur + b1_eur + t1_eur + h1_eur + f1_eur
+    fw = 1400 + 1200 + 400 + w1_eur + s1_eur + o1_eur + b1_eur + t1_eur + h1_eur + f1_eur
     assert float(whole["forecast_eur"]) == pytest.approx(fw, abs=0.006)
     assert float(whole["budget_eur"]) == 100000
     # jeugd: data but no budget: pending 50, expected late 0 (no jeugd month can estimate f0)

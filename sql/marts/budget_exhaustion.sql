@@ -2,8 +2,9 @@
 -- law) × year of $as_of, for every budget of that year and for every municipality × law with data.
 -- forecast = approved + pending + expected late (§9, marts.chain_ladder) + committed (the rest of the year
 -- of every allocation still running after $as_of). the chain ladder's remaining factor is per payer ×
--- service month, so a category's expected late is its declared amount × (remaining factor − 1): the
--- provider-level expected late apportioned by declared amount, summing to the whole-law figure.
+-- the whole law's expected late is the sum of its providers' (Bornhuetter–Ferguson) over the months of the
+-- year up to $as_of; a category's is each month's share apportioned by declared amount in the month (in the
+-- year to date for a month with nothing declared yet).
 with
 
 budgets as not materialized (
@@ -37,16 +38,6 @@ year_lines as (
         and payer_lines.submitted_date <= params.as_of
 ),
 
-month_factors as (
-    select distinct
-        payer_code,
-        law,
-        month,
-        remaining_factor
-    from chain_ladder
-    where payer_kind = 'municipality'
-),
-
 category_months as (
     select
         year_lines.payer_code as municipality_code,
@@ -60,20 +51,55 @@ category_months as (
     group by all
 ),
 
-category_late as (
+month_late as (
+    -- §9's expected late (Bornhuetter–Ferguson, per provider) of every month of the year up to $as_of
     select
-        category_months.*,
-        case
-            when category_months.month <= params.as_of_month
-                then cast(category_months.declared_eur as double) * (coalesce(month_factors.remaining_factor, 1) - 1)
-            else cast(0 as double)
-        end as expected_late_eur
-    from category_months
+        chain_ladder.payer_code as municipality_code,
+        chain_ladder.law,
+        chain_ladder.month,
+        sum(chain_ladder.expected_late_eur) as expected_late_eur
+    from chain_ladder
     cross join params
-    left join month_factors
-        on month_factors.payer_code = category_months.municipality_code
-        and month_factors.law = category_months.law
-        and month_factors.month = category_months.month
+    where chain_ladder.payer_kind = 'municipality'
+        and chain_ladder.year = params.as_of_year
+        and chain_ladder.month <= params.as_of_month
+    group by all
+),
+
+category_shares as (
+    -- a category's share of the declared amount in the month, or in the year to date for a month
+    -- that has nothing declared yet (a late month still carries expected late lines)
+    select
+        municipality_code,
+        law,
+        product_category,
+        month,
+        cast(declared_eur as double) / nullif(cast(sum(declared_eur) over (partition by municipality_code, law, month) as double), 0)
+            as month_share,
+        cast(sum(declared_eur) over (partition by municipality_code, law, product_category) as double)
+            / nullif(cast(sum(declared_eur) over (partition by municipality_code, law) as double), 0) as year_share
+    from category_months
+),
+
+category_late as (
+    -- the month's expected late apportioned over the categories; the whole law keeps it all
+    select
+        month_late.municipality_code,
+        month_late.law,
+        categories.product_category,
+        month_late.month,
+        month_late.expected_late_eur * coalesce(in_month.month_share, categories.year_share, 0) as expected_late_eur
+    from month_late
+    inner join (
+        select distinct municipality_code, law, product_category, year_share from category_shares
+    ) as categories
+        on categories.municipality_code = month_late.municipality_code
+        and categories.law = month_late.law
+    left join category_shares as in_month
+        on in_month.municipality_code = month_late.municipality_code
+        and in_month.law = month_late.law
+        and in_month.product_category is not distinct from categories.product_category
+        and in_month.month = month_late.month
 ),
 
 declared as (
@@ -83,10 +109,19 @@ declared as (
         product_category,
         cast(grouping(product_category) = 1 as boolean) as is_whole_law,
         sum(approved_eur) as approved_eur,
-        sum(pending_eur) as pending_eur,
-        sum(expected_late_eur) as expected_late_eur
-    from category_late
+        sum(pending_eur) as pending_eur
+    from category_months
     group by grouping sets ((municipality_code, law, product_category), (municipality_code, law))
+),
+
+late as (
+    select municipality_code, law, product_category, false as is_whole_law, sum(expected_late_eur) as expected_late_eur
+    from category_late
+    group by all
+    union all
+    select municipality_code, law, cast(null as varchar), true, sum(expected_late_eur)
+    from month_late
+    group by all
 ),
 
 -- commitments (marts.allocation_commitments) ------------------------------------------------------
@@ -148,13 +183,13 @@ final as (
         year_budgets.budget_eur,
         cast(round(coalesce(declared.approved_eur, 0), 2) as decimal(18, 2)) as approved_eur,
         cast(round(coalesce(declared.pending_eur, 0), 2) as decimal(18, 2)) as pending_eur,
-        cast(round(coalesce(declared.expected_late_eur, 0), 2) as decimal(18, 2)) as expected_late_eur,
+        cast(round(coalesce(late.expected_late_eur, 0), 2) as decimal(18, 2)) as expected_late_eur,
         cast(round(coalesce(committed.committed_eur, 0), 2) as decimal(18, 2)) as committed_eur,
         cast(
             round(
                 cast(coalesce(declared.approved_eur, 0) as double)
                 + cast(coalesce(declared.pending_eur, 0) as double)
-                + coalesce(declared.expected_late_eur, 0)
+                + coalesce(late.expected_late_eur, 0)
                 + coalesce(committed.committed_eur, 0),
                 2
             ) as decimal(18, 2)
@@ -162,7 +197,7 @@ final as (
         (
             cast(coalesce(declared.approved_eur, 0) as double)
             + cast(coalesce(declared.pending_eur, 0) as double)
-            + coalesce(declared.expected_late_eur, 0)
+            + coalesce(late.expected_late_eur, 0)
             + coalesce(committed.committed_eur, 0)
         ) / nullif(cast(year_budgets.budget_eur as double), 0) as exhaustion,
         coalesce(committed.committed_allocations, 0) as committed_allocations,
@@ -179,6 +214,11 @@ final as (
         and declared.law = row_keys.law
         and declared.is_whole_law = row_keys.is_whole_law
         and declared.product_category is not distinct from row_keys.product_category
+    left join late
+        on late.municipality_code = row_keys.municipality_code
+        and late.law = row_keys.law
+        and late.is_whole_law = row_keys.is_whole_law
+        and late.product_category is not distinct from row_keys.product_category
     left join committed
         on committed.municipality_code = row_keys.municipality_code
         and committed.law = row_keys.law

@@ -1,7 +1,8 @@
 -- ceilings (metrics.md §7): one row per ceiling of the $as_of year (payer_code × provider_agb × year).
 -- payers are insurers (wijkverpleging lines) and municipalities (iwmo/ijw lines of both laws, payer_code =
 -- municipality_code). lines count when approved as of $as_of, with service in the year, submitted by $as_of.
--- expected late / ultimate come from marts.chain_ladder (§9), months of the year up to $as_of.
+-- expected late / ultimate come from marts.chain_ladder (§9), months of the year up to $as_of. the run-out
+-- date follows the projection (§7): a provider projected over its ceiling runs out within the year.
 with
 
 ceilings as not materialized (
@@ -191,13 +192,18 @@ alerts as (
         case
             when positions.projected_year_end_eur <= positions.ceiling_eur then cast(null as date)
             when positions.ceiling_reached_on is not null then positions.ceiling_reached_on
-            when positions.run_rate_eur_per_day > 0
-                then positions.as_of + cast(
-                    ceil(
-                        cast(positions.ceiling_eur - positions.realised_eur as double) / positions.run_rate_eur_per_day
-                    ) as integer
-                )
-            else cast(null as date)
+            -- the projection's own pace: what it expects beyond the realised amount, spread evenly over the
+            -- days left in the year; on 31 December no day is left and the pace is unbounded: as_of itself
+            when positions.as_of >= make_date(positions.year, 12, 31) then positions.as_of
+            else positions.as_of + cast(
+                ceil(
+                    cast(positions.ceiling_eur - positions.realised_eur as double)
+                    / (
+                        cast(positions.projected_year_end_eur - positions.realised_eur as double)
+                        / datediff('day', positions.as_of, make_date(positions.year, 12, 31))
+                    )
+                ) as integer
+            )
         end as projected_run_out_date,
         case
             when positions.ceiling_reached_on is not null then 'reached'
