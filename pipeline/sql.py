@@ -42,6 +42,34 @@ create or replace temp macro sundays_between(d0, d1) as
 -- Calendar months touched by the days d0..d1.
 create or replace temp macro months_touched(d0, d1) as
     (year(d1) * 12 + month(d1)) - (year(d0) * 12 + month(d0)) + 1;
+
+-- metrics.md §12: the analysis category of an iWmo/iJw return code (../shared/reference/iwmo/README.md
+-- §4.7); 0001, 0233 (not assessed because its client or declaration was in error) and the
+-- declaration-level codes are 'whole declaration'.
+create or replace temp macro return_code_category(code) as
+    case
+        when code in ('9321', '9322', '9369') then 'volume exceeds allocation'
+        when code in ('9307', '9308', '9387', '9388', '9319') then 'period outside allocation'
+        when code in ('0611', '9346') then 'tariff or amount'
+        when code in ('9338', '9384', '8187') then 'no valid allocation'
+        when code in ('9339', '9340', '9341', 'S329') then 'product or unit'
+        when code in ('8021', '9389', '9390', '8017') then 'duplicate or credit'
+        when code in ('0001', '0233', '9333', '8214', '8848', 'S300', '9056') then 'whole declaration'
+        else 'other'
+    end;
+
+-- metrics.md §4: a line rejected only because it exceeds the allocation: every code of its
+-- rejection (comma-separated) is of category 'volume exceeds allocation'; false without codes.
+create or replace temp macro rejected_for_volume_only(return_codes) as
+    coalesce(
+        list_bool_and(
+            list_transform(
+                list_filter(string_split(return_codes, ','), lambda c: trim(c) <> ''),
+                lambda c: return_code_category(upper(trim(c))) = 'volume exceeds allocation'
+            )
+        ),
+        false
+    );
 """
 
 

@@ -310,7 +310,9 @@ def test_budget_allocation_overshoot_compares_amounts():
             # BUD: 600 + 500 approved = 1100 > 1000 budget (TR369)
             line("BUD", D(2025, 1, 10), 1, 600.0),
             line("BUD", D(2025, 2, 10), 1, 500.0),
-            # BUD2: 600 approved + 500 pending: approved 600 <= 1000
+            # BUD2: 600 approved + 500 pending: approved 600 <= 1000, but requested (declared)
+            # 1100 > 1000: judged on requested amounts (§4), a pending line that breaks the budget
+            # is an overshoot too
             line("BUD2", D(2025, 1, 10), 1, 600.0),
             line("BUD2", D(2025, 2, 10), 1, 500.0, answered_on=None),
         ],
@@ -330,7 +332,8 @@ def test_budget_allocation_overshoot_compares_amounts():
     t2 = total(conn, "BUD2")
     assert float(t2["approved_amount_eur"]) == 600.0
     assert float(t2["declared_amount_eur"]) == 1100.0
-    assert t2["total_overshoot"] is False
+    assert float(t2["requested_amount_eur"]) == 1100.0
+    assert t2["total_overshoot"] is True
 
 
 def test_allocation_crossing_a_year_has_a_yearly_allowance_per_year():
@@ -380,6 +383,62 @@ def test_worked_peak_example_of_section_4():
     assert (t["total_max_volume"], t["delivered_volume"], t["total_overshoot"]) == (42, 40, False)
     assert (t["peak_months"], t["compensated_peak_months"], t["peak_excess_volume"]) == (1, 1, 5)
     assert t["utilisation"] == pytest.approx(40 / 42)
+
+
+def test_overshoots_and_peaks_are_judged_on_requested_volume():
+    """A municipality that applies TR321/TR322 rejects exactly the lines above the maximum: judged on
+    approved volume its overshoots would vanish. Requested = declared + lines rejected only with
+    codes of category 'volume exceeds allocation' (9321, 9322, 9369)."""
+
+    def rejected(number, day, volume, codes, amount=0.0):
+        return line(number, day, volume, amount, rejected_on=day + dt.timedelta(days=10),
+                    answered_on=day + dt.timedelta(days=10), return_codes=codes)
+
+    conn = build(
+        [
+            # 3 hours a week, Jan 1 .. Mar 31 2025: maxima 15, 15, 18; allowance 42 (weeks 1-14)
+            alloc("R", D(2025, 1, 1), D(2025, 3, 31), 3, "04", "2"),
+            alloc("C", D(2025, 1, 1), D(2025, 3, 31), 3, "04", "2"),
+            alloc("BUD", D(2025, 1, 1), D(2025, 6, 30), budget_eur=1000.0, product_code=None),
+        ],
+        [
+            # R: January 15 approved + 5 rejected with 9321: requested 20 > 15, a peak
+            line("R", D(2025, 1, 31), 15), rejected("R", D(2025, 1, 31), 5, "9321"),
+            # February 10 approved; 6 rejected with 9321 and 9340 (also a product error): not requested
+            line("R", D(2025, 2, 28), 10), rejected("R", D(2025, 2, 28), 6, "9321,9340"),
+            # March 10 approved + 4 rejected with 9322 and 9321 (both volume codes): requested 14 <= 18;
+            # 3 rejected with 9307 (period outside the allocation): not requested
+            line("R", D(2025, 3, 31), 10), rejected("R", D(2025, 3, 31), 4, "9322, 9321"),
+            rejected("R", D(2025, 3, 31), 3, "9307"),
+            # C: the same January, March only 2 rejected: requested 20 + 10 + 12 = 42 <= 42
+            line("C", D(2025, 1, 31), 15), rejected("C", D(2025, 1, 31), 5, "9321"),
+            line("C", D(2025, 2, 28), 10), line("C", D(2025, 3, 31), 10),
+            rejected("C", D(2025, 3, 31), 2, "9322"),
+            # BUD: 800 approved, 300 rejected with 9369 (does not fit the budget): requested 1100
+            line("BUD", D(2025, 1, 10), 1, 800.0), rejected("BUD", D(2025, 2, 10), 1, "9369", 300.0),
+        ],
+        as_of=D(2025, 12, 31),
+    )
+    r = rows(conn, "select * from marts.allocation_months where allocation_number = 'R' order by month")
+    assert [m["max_volume"] for m in r] == [15, 15, 18]
+    assert [m["delivered_volume"] for m in r] == [15, 10, 10]
+    assert [m["declared_volume"] for m in r] == [15, 10, 10]
+    assert [m["requested_volume"] for m in r] == [20, 10, 14]
+    assert [m["period_overshoot"] for m in r] == [True, False, False]
+    assert [m["utilisation"] for m in r] == pytest.approx([1, 10 / 15, 10 / 18])  # still approved
+    t = total(conn, "R")
+    # requested 44 > 42: TR322 overshoot; January's peak is not compensated (44 > 42); excess 5
+    assert (t["delivered_volume"], t["requested_volume"], t["total_max_volume"]) == (35, 44, 42)
+    assert t["total_overshoot"] is True
+    assert (t["peak_months"], t["compensated_peak_months"], t["peak_excess_volume"]) == (1, 0, 5)
+    c = total(conn, "C")
+    # requested 42 <= 42: no total overshoot, January's peak compensated
+    assert (c["requested_volume"], c["total_overshoot"]) == (42, False)
+    assert (c["peak_months"], c["compensated_peak_months"]) == (1, 1)
+    b = total(conn, "BUD")
+    # approved 800 <= 1000, requested 800 + 300 = 1100 > 1000: TR369
+    assert (float(b["approved_amount_eur"]), float(b["requested_amount_eur"])) == (800, 1100)
+    assert b["total_overshoot"] is True
 
 
 def test_statuses_credits_and_as_of_cut_offs():

@@ -3,6 +3,9 @@
 -- min(end_date, $as_of). A line counts when declared_on <= $as_of, its status is the one at
 -- $as_of (docs/contract.md). Legacy lines whose product period crosses months are split over those
 -- months pro rata by days (metrics.md §1), the split expands lines into months, never into days.
+-- requested_volume (what the provider asked to be paid for) = declared net volume + the net volume
+-- of lines rejected only because they exceed the allocation (return codes of category 'volume
+-- exceeds allocation', macro rejected_for_volume_only); overshoots are judged on it (§4).
 
 with
 
@@ -38,7 +41,13 @@ lines_as_of as (
         cast(declaration_lines.hours as double) as hours,
         cast(declaration_lines.net_amount_eur as double) as net_amount_eur,
         case
-            when declaration_lines.rejected_on <= cast($as_of as date) then 'rejected'
+            when declaration_lines.rejected_on <= cast($as_of as date)
+                then
+                    case
+                        when rejected_for_volume_only(declaration_lines.return_codes)
+                            then 'rejected_over_allocation'
+                        else 'rejected'
+                    end
             when declaration_lines.answered_on <= cast($as_of as date) then 'approved'
             else 'pending'
         end as status_as_of
@@ -52,8 +61,9 @@ lines_as_of as (
 
 counted_lines as (
 
+    -- declared (approved, pending) or requested (also rejected only for exceeding the allocation)
     select * from lines_as_of
-    where status_as_of in ('approved', 'pending')
+    where status_as_of in ('approved', 'pending', 'rejected_over_allocation')
 
 ),
 
@@ -97,14 +107,20 @@ realisation as (
         allocation_number,
         month,
         sum(volume_alloc_unit * share) filter (where status_as_of = 'approved') as delivered_volume,
-        sum(volume_alloc_unit * share) as declared_volume,
+        sum(volume_alloc_unit * share) filter (where status_as_of <> 'rejected_over_allocation')
+            as declared_volume,
+        sum(volume_alloc_unit * share) as requested_volume,
         sum(net_amount_eur * share) filter (where status_as_of = 'approved') as approved_amount_eur,
-        sum(net_amount_eur * share) as declared_amount_eur,
+        sum(net_amount_eur * share) filter (where status_as_of <> 'rejected_over_allocation')
+            as declared_amount_eur,
+        sum(net_amount_eur * share) as requested_amount_eur,
         sum(hours * share) filter (where status_as_of = 'approved') as approved_hours,
-        sum(hours * share) as declared_hours,
+        sum(hours * share) filter (where status_as_of <> 'rejected_over_allocation')
+            as declared_hours,
         count(*) filter (where status_as_of = 'approved') as approved_lines,
-        count(*) as declared_lines,
-        count(*) filter (where hours is not null) as hour_lines
+        count(*) filter (where status_as_of <> 'rejected_over_allocation') as declared_lines,
+        count(*) filter (where hours is not null and status_as_of <> 'rejected_over_allocation')
+            as hour_lines
     from line_shares
     group by municipality_code, law, allocation_number, month
 
@@ -116,6 +132,8 @@ joined as (
         months_to_date.*,
         cast(coalesce(realisation.delivered_volume, 0) as double) as delivered_volume,
         cast(coalesce(realisation.declared_volume, 0) as double) as declared_volume,
+        cast(coalesce(realisation.requested_volume, 0) as double) as requested_volume,
+        cast(coalesce(realisation.requested_amount_eur, 0) as decimal(18, 2)) as requested_amount_eur,
         cast(coalesce(realisation.approved_amount_eur, 0) as decimal(18, 2)) as approved_amount_eur,
         cast(coalesce(realisation.declared_amount_eur, 0) as decimal(18, 2)) as declared_amount_eur,
         cast(coalesce(realisation.approved_hours, 0) as double) as approved_hours,
@@ -157,16 +175,19 @@ final as (
         max_volume,
         delivered_volume,
         declared_volume,
+        requested_volume,
         approved_amount_eur,
         declared_amount_eur,
+        requested_amount_eur,
         approved_hours,
         declared_hours,
         approved_lines,
         hour_lines,
         declared_lines,
         cast(delivered_volume / nullif(max_volume, 0) as double) as utilisation,
-        cast(coalesce(delivered_volume > max_volume, false) as boolean) as period_overshoot,
-        cast(delivered_volume - max_volume as double) as excess_volume,
+        -- judged on requested volume: what TR321 rejects still shows as an overshoot (§4)
+        cast(coalesce(requested_volume > max_volume, false) as boolean) as period_overshoot,
+        cast(requested_volume - max_volume as double) as excess_volume,
         year_allowance,
         total_max_volume,
         is_mature

@@ -1,7 +1,9 @@
 -- metrics.md §4: realisation per allocation (one row per allocation in force at $as_of that has
 -- started by $as_of): total maximum and overshoot (TR322, TR369 for budget allocations), peak
 -- months and their compensation within the year's allowance, under-use over the mature months and a
--- suggested product whose band holds the realised hours per week (§5).
+-- suggested product whose band holds the realised hours per week (§5). Overshoots and peaks are
+-- judged on requested volume (declared + rejected only for exceeding the allocation, §4): a peak
+-- month of year Y is compensated when the requested volume of Y stays within Y's allowance.
 
 with
 
@@ -46,7 +48,7 @@ allocation_years as (
         allocation_number,
         year,
         max(year_allowance) as year_allowance,
-        sum(delivered_volume) as delivered_in_year,
+        sum(requested_volume) as requested_in_year,
         count(*) filter (where period_overshoot) as peak_months
     from allocation_months
     group by municipality_code, law, allocation_number, year
@@ -60,7 +62,7 @@ peaks as (
         law,
         allocation_number,
         sum(peak_months) as peak_months,
-        sum(peak_months) filter (where delivered_in_year <= year_allowance)
+        sum(peak_months) filter (where requested_in_year <= year_allowance)
             as compensated_peak_months
     from allocation_years
     group by municipality_code, law, allocation_number
@@ -91,8 +93,10 @@ allocations as (
         sum(max_volume) as max_volume_to_date,
         sum(delivered_volume) as delivered_volume,
         sum(declared_volume) as declared_volume,
+        sum(requested_volume) as requested_volume,
         sum(approved_amount_eur) as approved_amount_eur,
         sum(declared_amount_eur) as declared_amount_eur,
+        sum(requested_amount_eur) as requested_amount_eur,
         sum(excess_volume) filter (where period_overshoot) as peak_excess_volume,
         count(*) filter (where is_mature) as mature_months,
         sum(max_volume) filter (where is_mature) as mature_max_volume,
@@ -230,8 +234,10 @@ final as (
         cast(max_volume_to_date as double) as max_volume_to_date,
         cast(delivered_volume as double) as delivered_volume,
         cast(declared_volume as double) as declared_volume,
+        cast(requested_volume as double) as requested_volume,
         cast(approved_amount_eur as decimal(18, 2)) as approved_amount_eur,
         cast(declared_amount_eur as decimal(18, 2)) as declared_amount_eur,
+        cast(requested_amount_eur as decimal(18, 2)) as requested_amount_eur,
         cast(
             case
                 when variant = 'budget' then approved_amount_eur / nullif(budget_eur, 0)
@@ -240,8 +246,8 @@ final as (
         ) as utilisation,
         cast(
             case
-                when variant = 'budget' then coalesce(approved_amount_eur > budget_eur, false)
-                else coalesce(delivered_volume > total_max_volume, false)
+                when variant = 'budget' then coalesce(requested_amount_eur > budget_eur, false)
+                else coalesce(requested_volume > total_max_volume, false)
             end as boolean
         ) as total_overshoot,
         cast(peak_months as integer) as peak_months,
