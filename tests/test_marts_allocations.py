@@ -871,3 +871,38 @@ def test_no_query_expands_allocations_or_lines_into_days():
             assert "interval 1 month" in call, (name, call)
         assert "calendar_days" not in text, name
         assert not re.search(r"interval\s*'?1'?\s*day", text), name
+
+
+# ---------------------------------------------------------------------------------------------
+# §12 rejections: every rejected line counted once over the primary rows
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_line_rejected_with_several_codes_has_one_primary_code():
+    rejected = dict(answered_on=D(2025, 2, 10), rejected_on=D(2025, 2, 10))
+    lines = [
+        # 9321 and 9322, both 'volume exceeds allocation': the lowest code, 9321, is primary
+        line("A", D(2025, 1, 31), 1, 100.0, return_codes="9321, 9322", **rejected),
+        line("A", D(2025, 1, 30), 1, 40.0, return_codes="9322", **rejected),
+        # 9338 (no valid allocation) goes before 9321 (volume): 9338 is primary
+        line("A", D(2025, 1, 29), 1, 25.0, return_codes="9321,9338", **rejected),
+        line("A", D(2025, 1, 28), 1, 99.0),  # approved: not a rejection
+    ]
+    conn = duckdb.connect()
+    create_staging(conn, declaration_lines=frame("declaration_lines", lines))
+    build_table(conn, "marts", "rejections", MetricSettings().sql_params(D(2025, 3, 31)))
+    got = {(r["return_code"], r["primary"]): (r["category"], r["lines"], float(r["amount_eur"]))
+           for r in rows(conn, "select * from marts.rejections")}
+    assert got == {
+        ("9321", True): ("volume exceeds allocation", 1, 100),
+        ("9321", False): ("volume exceeds allocation", 1, 25),
+        ("9322", True): ("volume exceeds allocation", 1, 40),
+        ("9322", False): ("volume exceeds allocation", 1, 100),
+        ("9338", True): ("no valid allocation", 1, 25),
+    }
+    # over the primary rows: 3 lines, 100 + 40 + 25 = 165 euros; over all rows the first and
+    # the third line count twice (5 lines, 290 euros)
+    assert rows(conn, 'select sum(lines) as n, sum(amount_eur) as eur from marts.rejections where "primary"') == [
+        {"n": 3, "eur": 165}]
+    assert rows(conn, "select sum(lines) as n, sum(amount_eur) as eur from marts.rejections") == [
+        {"n": 5, "eur": 290}]

@@ -1,17 +1,17 @@
 -- rejections (metrics.md §12): one row per provider × municipality × month of the line's product period ×
--- return_code, over the iwmo/ijw lines declared by $as_of and rejected by $as_of (both laws). a line
--- rejected with several codes counts once under each of them. categories follow
--- ../shared/reference/iwmo/README.md §4.7; 0001 and the declaration-level codes are 'whole declaration',
--- and so is 0233 (a line not assessed because its client or declaration was in error).
+-- return_code × primary, over the iwmo/ijw lines declared by $as_of and rejected by $as_of (both laws).
+-- A line rejected with several codes counts under each of them; exactly one of its codes is `primary`,
+-- so sums of lines and amount_eur over the primary rows count every rejected line once. The primary
+-- code is the one of the most fundamental category, the first of: whole declaration, no valid
+-- allocation, duplicate or credit, period outside allocation, product or unit, tariff or amount,
+-- volume exceeds allocation, other; between codes of one category the lowest code. (A line rejected
+-- for its allocation and for its volume is primarily an allocation problem; 'volume exceeds
+-- allocation' is primary only when nothing else was wrong, as for requested volume in §4.)
+-- Categories follow ../shared/reference/iwmo/README.md §4.7 (macro return_code_category).
 with
 
 declaration_lines as not materialized (
     select * from staging.declaration_lines
-),
-
-params as (
-    select
-        cast($as_of as date) as as_of
 ),
 
 rejected_lines as (
@@ -24,9 +24,8 @@ rejected_lines as (
         declaration_lines.net_amount_eur,
         coalesce(nullif(trim(declaration_lines.return_codes), ''), 'unknown') as return_codes
     from declaration_lines
-    cross join params
-    where declaration_lines.declared_on <= params.as_of
-        and declaration_lines.rejected_on <= params.as_of
+    where declaration_lines.declared_on <= cast($as_of as date)
+        and declaration_lines.rejected_on <= cast($as_of as date)
 ),
 
 line_codes as (
@@ -44,18 +43,30 @@ line_codes as (
 categorised as (
     select
         *,
-        case
-            when return_code in ('9321', '9322', '9369') then 'volume exceeds allocation'
-            when return_code in ('9307', '9308', '9387', '9388', '9319') then 'period outside allocation'
-            when return_code in ('0611', '9346') then 'tariff or amount'
-            when return_code in ('9338', '9384', '8187') then 'no valid allocation'
-            when return_code in ('9339', '9340', '9341', 'S329') then 'product or unit'
-            when return_code in ('8021', '9389', '9390', '8017') then 'duplicate or credit'
-            when return_code in ('0001', '0233', '9333', '8214', '8848', 'S300', '9056') then 'whole declaration'
-            else 'other'
-        end as category
+        return_code_category(return_code) as category
     from line_codes
     where return_code <> ''
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by provider_agb, law, reference_number
+            order by
+                case category
+                    when 'whole declaration' then 1
+                    when 'no valid allocation' then 2
+                    when 'duplicate or credit' then 3
+                    when 'period outside allocation' then 4
+                    when 'product or unit' then 5
+                    when 'tariff or amount' then 6
+                    when 'volume exceeds allocation' then 7
+                    else 8
+                end,
+                return_code
+        ) = 1 as is_primary
+    from categorised
 ),
 
 final as (
@@ -65,9 +76,10 @@ final as (
         month,
         return_code,
         category,
+        cast(is_primary as boolean) as "primary",
         cast(count(*) as integer) as lines,
         cast(sum(net_amount_eur) as decimal(18, 2)) as amount_eur
-    from categorised
+    from ranked
     group by all
 )
 
