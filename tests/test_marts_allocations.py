@@ -585,10 +585,10 @@ def band_alloc(number: str, start: dt.date, end: dt.date, product: str = "BEGM",
     return alloc(number, start, end, 1, "82", "4", product_code=product, **kw)
 
 
-def test_worked_band_example_of_section_5():
+def test_worked_band_examples_of_section_5():
     # Jan 1 .. Mar 11 2025 = 31 + 28 + 11 = 70 days = 10 weeks; as_of May 31: March is mature
-    # (Mar 31 + 2 months = May 31), so the window is Jan 1 .. Mar 11. Registered hours: Jan 14,
-    # Feb 10, and a March row of 31 hours of which 11/31 lies in the window: 11. Total 35.
+    # (Mar 31 + 2 months = May 31), so the window is Jan 1 .. Mar 11 (the allocation's own end).
+    # Registered hours: Jan 14, Feb 10, Mar 11: 35 hours.
     conn = build(
         [band_alloc("E", D(2025, 1, 1), D(2025, 3, 11))],
         [line("E", D(2025, 1, 31), 1), line("E", D(2025, 2, 28), 1), line("E", D(2025, 3, 11), 1)],
@@ -597,7 +597,7 @@ def test_worked_band_example_of_section_5():
         delivered_hours=[
             hours_row("E", D(2025, 1, 1), D(2025, 1, 31), 14),
             hours_row("E", D(2025, 2, 1), D(2025, 2, 28), 10),
-            hours_row("E", D(2025, 3, 1), D(2025, 3, 31), 31),
+            hours_row("E", D(2025, 3, 1), D(2025, 3, 31), 11),
         ],
     )
     (b,) = rows(conn, "select * from marts.band_utilisation")
@@ -613,6 +613,62 @@ def test_worked_band_example_of_section_5():
     t = total(conn, "E")
     assert (t["underused"], t["underuse_reason"]) == (False, None)
     assert t["suggested_product_code"] is None
+
+
+def test_registered_months_count_whole_at_the_allocations_start_and_end():
+    # §5's second example: Thursday 9 April .. Wednesday 17 June 2026 = 22 + 31 + 17 = 70 days =
+    # 10 weeks, all mature at as_of 31 August (June 30 + 2 months). The provider registered 6, 16
+    # and 8 hours for April, May and June: they count whole (the old pro rata cut gave
+    # 6 x 22/30 + 16 + 8 x 17/30 = 4.4 + 16 + 4.53 = 24.93 hours, r 2.49, low): 30 hours,
+    # r = 3.0, q = (3 - 2) / 2 = 0.5: mid.
+    conn = build(
+        [band_alloc("APR", D(2026, 4, 9), D(2026, 6, 17))],
+        [line("APR", D(2026, 4, 30), 1), line("APR", D(2026, 5, 31), 1), line("APR", D(2026, 6, 17), 1)],
+        as_of=D(2026, 8, 31),
+        products=BAND_PRODUCTS,
+        delivered_hours=[
+            hours_row("APR", D(2026, 4, 1), D(2026, 4, 30), 6),
+            hours_row("APR", D(2026, 5, 1), D(2026, 5, 31), 16),
+            hours_row("APR", D(2026, 6, 1), D(2026, 6, 30), 8),
+        ],
+    )
+    (b,) = rows(conn, "select * from marts.band_utilisation")
+    assert (b["window_start"], b["window_end"], b["days_in_window"]) == (
+        D(2026, 4, 9), D(2026, 6, 17), 70)
+    assert b["weeks_in_care"] == pytest.approx(10)
+    assert b["hours"] == pytest.approx(30)
+    assert b["hours_per_week"] == pytest.approx(3.0)
+    assert b["band_position"] == pytest.approx(0.5)
+    assert b["band_class"] == "mid"
+
+
+def test_only_the_maturity_cut_splits_a_registered_period():
+    # Mon 2025-01-06 .. Mon 2025-06-30, as_of 2025-05-31: the last mature month is March, so the
+    # window is Jan 6 .. Mar 31 = 26 + 28 + 31 = 85 days = 12.142857 weeks. Registered weeks:
+    # Mon Jan 6 .. Sun Jan 12, 7 hours (whole); Mon Mar 24 .. Sun Mar 30, 7 hours (whole);
+    # Mon Mar 31 .. Sun Apr 6, 7 hours: only Mar 31 lies before the cut: 7 x 1/7 = 1 hour;
+    # Apr 7 .. 13 lies after it: nothing. A registered month Jan 1 .. 31 (beginning before the
+    # start) of 20 hours counts whole. Total 7 + 7 + 1 + 20 = 35; r = 35 / (85 / 7) = 2.882353.
+    conn = build(
+        [band_alloc("CUT", D(2025, 1, 6), D(2025, 6, 30))],
+        [line("CUT", D(2025, 1, 31), 1)],
+        as_of=D(2025, 5, 31),
+        products=BAND_PRODUCTS,
+        delivered_hours=[
+            hours_row("CUT", D(2025, 1, 6), D(2025, 1, 12), 7, "week"),
+            hours_row("CUT", D(2025, 3, 24), D(2025, 3, 30), 7, "week"),
+            hours_row("CUT", D(2025, 3, 31), D(2025, 4, 6), 7, "week"),
+            hours_row("CUT", D(2025, 4, 7), D(2025, 4, 13), 7, "week"),
+            hours_row("CUT", D(2025, 1, 1), D(2025, 1, 31), 20),
+        ],
+    )
+    (b,) = rows(conn, "select * from marts.band_utilisation")
+    assert (b["window_start"], b["window_end"], b["days_in_window"]) == (
+        D(2025, 1, 6), D(2025, 3, 31), 85)
+    assert b["hours"] == pytest.approx(35)
+    assert b["hours_per_week"] == pytest.approx(35 / (85 / 7))
+    # q = (2.882353 - 2) / 2 = 0.441176: mid
+    assert b["band_class"] == "mid"
 
 
 def test_band_hours_from_declarations_window_and_short_allocations():

@@ -1,10 +1,13 @@
 -- metrics.md §5: hours per week against the product's band [L, U], per allocation.
 -- The window is the allocation's days up to the end of its last mature month, allocations with
 -- under 28 days in the window are left out. Hours are the hours a provider registered for the
--- allocation (staging.delivered_hours, pro rata by days where a registered week or month sticks out
--- of the window) when there are any in the window, otherwise the declared net hours (approved +
--- pending, staging column `hours`) of the mature months. The product row is the one valid at the
--- allocation's start, or else the latest.
+-- allocation (staging.delivered_hours) when there are any in the window, otherwise the declared net
+-- hours (approved + pending, staging column `hours`) of the mature months. Registered hours were
+-- delivered within the allocation: a registered week or month counts whole, also where it begins
+-- before the allocation's start or ends after its end. Only where the window stops before the
+-- allocation ends (the end of the last mature month) is a registered period crossing that day cut,
+-- pro rata by its days up to it. The product row is the one valid at the allocation's start, or else
+-- the latest.
 
 with
 
@@ -137,8 +140,17 @@ registered as (
             * (
                 date_diff(
                     'day',
-                    greatest(delivered_hours.period_start, banded.window_start),
-                    least(delivered_hours.period_end, banded.window_end)
+                    -- cut only at a window edge that is not the allocation's own start or end
+                    case
+                        when banded.window_start > banded.start_date
+                            then greatest(delivered_hours.period_start, banded.window_start)
+                        else delivered_hours.period_start
+                    end,
+                    case
+                        when banded.end_date is null or banded.window_end < banded.end_date
+                            then least(delivered_hours.period_end, banded.window_end)
+                        else delivered_hours.period_end
+                    end
                 ) + 1
             )
             / (date_diff('day', delivered_hours.period_start, delivered_hours.period_end) + 1)
