@@ -7,6 +7,7 @@ import dagster as dg
 
 from pipeline.assets.calendars import calendars
 from pipeline.assets.exports import marts_parquet
+from pipeline.assets.forecast_history import forecast_history
 from pipeline.assets.raw import raw_assets
 from pipeline.assets.reports import reports
 from pipeline.assets.sql_assets import marts_sql_assets, staging_sql_assets
@@ -14,7 +15,7 @@ from pipeline.checks import mart_checks, raw_checks, staging_checks
 from pipeline.paths import data_dir
 from pipeline.resources import default_resources
 
-all_assets = [*raw_assets, calendars, *staging_sql_assets, *marts_sql_assets, reports, marts_parquet]
+all_assets = [*raw_assets, calendars, *staging_sql_assets, *marts_sql_assets, forecast_history, reports, marts_parquet]
 all_checks = [*raw_checks, *staging_checks, *mart_checks]
 
 refresh_job = dg.define_asset_job(

@@ -876,3 +876,64 @@ def test_legacy_line_crossing_months_is_split_pro_rata():
     hours = by(rows(conn, "select * from marts.hours_per_client_month"), "month")
     assert hours[D(2025, 1, 1)]["hours"] == pytest.approx(12)
     assert hours[D(2025, 2, 1)]["hours"] == pytest.approx(16)
+
+
+# §14 forecast history ------------------------------------------------------------------------------
+
+def test_forecast_history_is_the_same_sql_at_every_month_end_with_its_error():
+    from pipeline.assets.forecast_history import build_forecast_history, month_ends
+
+    conn = duckdb.connect()
+    # insurer 3311, provider P: €1,000 a month January–June 2025, €1,200 July–December, each declared
+    # in its own month (every development factor is 1); ceiling €10,000 in 2025 and 2026.
+    # municipality 0363 wmo: €300 a month in 2025, approved; budget €5,000; no allocations.
+    zl = [zvw("P", D(2025, m, 10), T(2025, m, 20, 9), 1000 if m <= 6 else 1200) for m in range(1, 13)]
+    il = [iwmo(D(2025, m, 1), D(2025, m, 25), 300, answered_on=D(2025, m, 27)) for m in range(1, 13)]
+    staging(conn, zvw_lines=zl, declaration_lines=il, cak_periods=cak_periods_rule_a(2025) + cak_periods_rule_a(2026),
+            ceilings=[ceiling("3311", "P", 10000), ceiling("3311", "P", 10000, year=2026)],
+            budgets=[{"municipality_code": "0363", "year": 2025, "law": "wmo", "product_category": None,
+                      "budget_eur": 5000}])
+    as_of = D(2026, 3, 31)
+    settings = MetricSettings()
+    names = ("payer_lines", "chain_ladder", "ceiling_position", "allocation_month_maxima", "allocation_months",
+             "allocation_commitments", "budget_exhaustion")
+    build(conn, as_of, *names)
+    assert month_ends(as_of)[0] == D(2025, 1, 31) and month_ends(as_of)[-1] == as_of
+    assert len(month_ends(as_of)) == 15  # January 2025 … February 2026, and as_of
+    assert build_forecast_history(conn, settings, as_of) > 0
+    hist = by(rows(conn, "select * from marts.forecast_history where scope = 'ceiling'"), "forecast_as_of")
+    assert len(hist) == 15
+
+    # 30 June: realised 6,000; projected 6,000 + 1,000 × 6 = 12,000 > 10,000. The outcome of 2025 is
+    # 6 × 1,000 + 6 × 1,200 = 13,200: error −1,200, 1,200 / 13,200 = 9.09%
+    june = hist[D(2025, 6, 30)]
+    assert june["months_before_year_end"] == 6 and june["year"] == 2025
+    assert float(june["projected_eur"]) == 12000 and float(june["limit_eur"]) == 10000
+    assert june["alert"] == "projected_over"
+    assert float(june["outcome_eur"]) == 13200
+    assert float(june["error_eur"]) == -1200
+    assert june["abs_pct_error"] == pytest.approx(1200 / 13200)
+    # 30 September: realised 9,600 (share 0.96), projected 9,600 + 1,200 × 3 = 13,200: error 0
+    sep = hist[D(2025, 9, 30)]
+    assert float(sep["projected_eur"]) == 13200 and float(sep["error_eur"]) == 0
+    assert sep["alert"] == "projected_over"
+    # 31 October: 10,800 ≥ 10,000, reached with the October lines
+    assert hist[D(2025, 10, 31)]["alert"] == "reached"
+    # 2026: nothing declared, no outcome yet (the year has not ended)
+    assert float(hist[as_of]["projected_eur"]) == 0 and hist[as_of]["outcome_eur"] is None
+    assert hist[as_of]["months_before_year_end"] == 9
+
+    # the same SQL with another as_of: the row of 30 June is what ceiling_position says at 30 June
+    build(conn, D(2025, 6, 30), "payer_lines", "chain_ladder", "ceiling_position")
+    (pos,) = rows(conn, "select * from marts.ceiling_position")
+    assert pos["projected_year_end_eur"] == june["projected_eur"] and pos["alert"] == june["alert"]
+
+    # the budget at 30 June: approved 1,800, nothing pending, late or committed (no allocations):
+    # forecast 1,800 against an outcome of 3,600, error −1,800 (50%): §10 extrapolates only allocations
+    (bj,) = rows(conn, "select * from marts.forecast_history where scope = 'budget' and forecast_as_of = '2025-06-30'")
+    assert bj["municipality_code"] == "0363" and bj["law"] == "wmo" and bj["product_category"] is None
+    assert float(bj["projected_eur"]) == 1800 and float(bj["outcome_eur"]) == 3600
+    assert bj["abs_pct_error"] == pytest.approx(0.5)
+    assert bj["alert"] == "ok"
+    assert_one_row_per_key(conn, "forecast_history", ("scope", "payer_code", "provider_agb", "law",
+                                                      "product_category", "year", "forecast_as_of"))

@@ -26,7 +26,7 @@ TMP_PREFIX = ".tmp-"
 PUBLISHED = (
     "allocation_months", "allocation_totals", "band_utilisation", "rekenfactor", "ceiling_position",
     "hours_per_client_month", "hours_agreement", "budget_exhaustion", "declaration_timeliness",
-    "rejections", "quarantine_summary", "quarantine_reasons",
+    "rejections", "quarantine_summary", "quarantine_reasons", "forecast_history",
 )
 
 
@@ -81,7 +81,7 @@ def export_marts(conn, out_dir: Path) -> dict[str, int]:
 @dg.asset(
     key=["exports", "marts_parquet"],
     group_name="exports",
-    deps=[dg.AssetKey(["marts", n]) for n in sql_names("marts")],
+    deps=[dg.AssetKey(["marts", n]) for n in [*sql_names("marts"), "forecast_history"]],
     kinds={"parquet"},
 )
 def marts_parquet(context: dg.AssetExecutionContext, warehouse: Warehouse, folders: DataFolders) -> dg.MaterializeResult:

@@ -14,7 +14,7 @@ from pipeline.settings import MetricSettings
 @dg.asset(
     key=["reports", "reports"],
     group_name="reports",
-    deps=[dg.AssetKey(["marts", n]) for n in sql_names("marts")],
+    deps=[dg.AssetKey(["marts", n]) for n in [*sql_names("marts"), "forecast_history"]],
     kinds={"plotly", "html", "excel"},
 )
 def reports(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: MetricSettings) -> dg.MaterializeResult:
