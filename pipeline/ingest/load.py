@@ -22,6 +22,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipeline.ingest import referential
+from pipeline.ingest.bounds import MAX_RECORD, bounded, bounded_expr
 from pipeline.ingest.tabular import FileRefused, Profile, cast, choose_profile, read_file
 from pipeline.ingest.validate import ERROR_SCHEMA, validate
 from pipeline.privacy import mask_bsn_expr, mask_bsns, pseudonymise
@@ -54,11 +56,24 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection, kind: str) -> None:
     conn.execute(MANIFEST_DDL)
     # the file's modification time, for the quick unchanged test (warehouses of older versions lack it)
     conn.execute("alter table raw.manifest add column if not exists mtime_ns bigint")
+    # ctime and inode: a file replaced by another of the same size and modification time (a copy
+    # that keeps the time, an editor's save with the time restored) has another ctime or inode,
+    # which cannot be set back, so it is hashed again
+    conn.execute("alter table raw.manifest add column if not exists ctime_ns bigint")
+    conn.execute("alter table raw.manifest add column if not exists inode bigint")
+    # when a file of this name was first loaded: it decides which of two rows keeps a reference
+    conn.execute("alter table raw.manifest add column if not exists first_loaded_at timestamp")
     conn.execute(QUARANTINE_DDL)
     if kind not in MODELS:
         return
     ddl = ", ".join(f"{c} {t}" for c, t in raw_columns(kind).items())
     conn.execute(f"create table if not exists raw.{kind} ({ddl})")
+    if kind in referential.RULES:
+        referential.ensure_held(conn, kind, raw_columns(kind))
+    # a warehouse of an older version lacks columns added since (care_events.sent_on): add them
+    # (rows are inserted by name, so their place at the end does not matter)
+    for column, duck_type in raw_columns(kind).items():
+        conn.execute(f"alter table raw.{kind} add column if not exists {column} {duck_type}")
 
 
 @dataclass
@@ -134,55 +149,8 @@ def _records(frame: pl.DataFrame) -> pl.DataFrame:
     body = [c for c in masked.columns if c != "source_row"]
     return masked.select(
         "source_row", record=pl.struct(body).struct.json_encode()
-    ).with_columns(mask_bsn_expr("record"))
+    ).with_columns(bounded_expr(mask_bsn_expr("record"), MAX_RECORD).alias("record"))
 
-
-# Referential rules that need the rows already loaded, for the kinds with reference numbers:
-# the key columns besides reference_number, and the reason texts. `_new` holds this batch's rows
-# (`_file` is their file's position in the batch), `_prior` the rows already in raw.<kind> that
-# share a key with one of them (a semi join on the small side, so a batch costs one scan of the
-# raw table). `_bad` gets the rows that break a rule, with the first rule they break:
-# - duplicate_reference: the key was loaded before, or is repeated in the batch (the first
-#   occurrence in file and row order stays);
-# - credit_without_debit: a credit whose previous_reference_number names no debit loaded before,
-#   in its own file or in an earlier file of the batch (as when loading file by file in order).
-_DB_KEYS = {"declarations": ("provider_agb", "law"), "zvw_declarations": ("insurer_code", "provider_agb")}
-_DB_TEXTS = {
-    "declarations": {
-        "duplicate_reference": "reference_number was already declared by this provider (another file or an earlier row)",
-        "credit_without_debit": "credit line whose previous_reference_number names no known debit line",
-    },
-    "zvw_declarations": {
-        "duplicate_reference": "reference_number was already submitted by this provider to this insurer",
-        "credit_without_debit": "credit line whose previous_reference_number names no known debit line",
-    },
-}
-_PRIOR_SQL = """
-create or replace temp table _prior as
-select r.{a}, r.{b}, r.reference_number, r.debit_credit from raw.{kind} r semi join (
-    select {a}, {b}, reference_number as ref from _new
-    union select {a}, {b}, previous_reference_number from _new where previous_reference_number is not null
-) k on r.{a} = k.{a} and r.{b} = k.{b} and r.reference_number = k.ref"""
-_BAD_SQL = """
-create or replace temp table _bad as
-with repeated as (select {a}, {b}, reference_number from _new group by all having count(*) > 1),
-duplicates as (
-    select _file, source_row from (
-        select n._file, n.source_row, row_number() over (
-            partition by n.{a}, n.{b}, n.reference_number order by n._file, n.source_row) as rn
-        from _new n semi join repeated using ({a}, {b}, reference_number))
-    where rn > 1
-    union select n._file, n.source_row from _new n semi join _prior using ({a}, {b}, reference_number)),
-debits as (
-    select {a}, {b}, reference_number, min(_file) as _file from _new where debit_credit = 'D' group by all
-    union all select {a}, {b}, reference_number, -1 from _prior where debit_credit = 'D'),
-orphans as (
-    select c._file, c.source_row from _new c where c.debit_credit = 'C' and not exists (
-        select 1 from debits d where d.{a} = c.{a} and d.{b} = c.{b}
-        and d.reference_number = c.previous_reference_number and d._file <= c._file)
-    except select _file, source_row from duplicates)
-select _file, source_row, 'duplicate_reference' as reason_code from duplicates
-union all select _file, source_row, 'credit_without_debit' from orphans"""
 
 _QUARANTINE_SCHEMA = {"_file": pl.Int32, **ERROR_SCHEMA, "record": pl.String}
 
@@ -267,12 +235,16 @@ class Loader:
         stats = [item.path.stat() for item in items]
         self.conn.register("_files", pl.DataFrame(
             {"pos": range(len(items)), "source_file": [i.source_file for i in items],
-             "size_bytes": [st.st_size for st in stats], "mtime_ns": [st.st_mtime_ns for st in stats]},
-            schema={"pos": pl.Int64, "source_file": pl.String, "size_bytes": pl.Int64, "mtime_ns": pl.Int64}))
+             "size_bytes": [st.st_size for st in stats], "mtime_ns": [st.st_mtime_ns for st in stats],
+             "ctime_ns": [st.st_ctime_ns for st in stats], "inode": [st.st_ino for st in stats]},
+            schema={"pos": pl.Int64, "source_file": pl.String, "size_bytes": pl.Int64, "mtime_ns": pl.Int64,
+                    "ctime_ns": pl.Int64, "inode": pl.Int64}))
         try:
+            # size and modification time can be kept by a replacement; ctime and inode cannot
             known = self.conn.execute("""
                 select m.sha256 from _files f left join raw.manifest m on m.source_file = f.source_file
                     and m.size_bytes = f.size_bytes and m.mtime_ns = f.mtime_ns
+                    and m.ctime_ns = f.ctime_ns and m.inode = f.inode
                 order by f.pos""").fetchall()
         finally:
             self.conn.unregister("_files")
@@ -313,7 +285,7 @@ class Loader:
     def _refusal(self, item: Item, digest: str, replaces: bool, exc: FileRefused) -> _Entry:
         # Reader errors may quote the offending field (polars does), so the text is masked
         # before it reaches the manifest, the quarantine or the log.
-        reason_text = mask_bsns(exc.reason_text)
+        reason_text = bounded(mask_bsns(exc.reason_text))
         if exc.frame is not None and exc.frame.height:
             rows = exc.frame
             quarantine = _records(rows).with_columns(reason_code=pl.lit(exc.reason_code), reason_text=pl.lit(reason_text))
@@ -322,7 +294,8 @@ class Loader:
             quarantine = pl.DataFrame({"source_row": [None], "reason_code": [exc.reason_code],
                                        "reason_text": [reason_text], "record": [None]})
             result = FileResult(item.source_file, "refused", 0, 0, 0, reason_text)
-        return _Entry(item, digest, result, replaces, quarantine=quarantine.with_columns(mask_bsn_expr("reason_text")))
+        return _Entry(item, digest, result, replaces, quarantine=quarantine.with_columns(
+            bounded_expr(mask_bsn_expr("reason_text")).alias("reason_text")))
 
     def _validate(self, batch: list[_Entry]) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Cast, validate and pseudonymise the rows of every read file of a batch at once.
@@ -393,47 +366,99 @@ class Loader:
             "route": [e.item.route for e in batch],
         }, schema={"_file": pl.Int32, "source_file": pl.String, "route": pl.String})
         conn = self.conn
+        rules = self.kind in referential.RULES
         conn.execute("begin transaction")
         try:
             conn.register("_batch_files", files)
             replaced = [e.item.source_file for e in batch if e.replaces]
+            first_loaded: dict[str, object] = {}
             if replaced:  # a new file has no rows yet: skip the deletes (one scans the raw table)
                 conn.execute("create or replace temp table _replaced as select unnest(?::varchar[]) as source_file", [replaced])
+                first_loaded = dict(conn.execute(
+                    "select source_file, coalesce(first_loaded_at, loaded_at) from raw.manifest "
+                    "where source_file in (select source_file from _replaced)").fetchall())
+                if rules:  # the rows that go: their keys are decided again
+                    held = referential.held_table(self.kind)
+                    for table in (f"raw.{self.kind}", held):
+                        referential.note_touched(conn, self.kind, f"select * from {table} where source_file in "
+                                                 "(select source_file from _replaced)")
+                    conn.execute(f"delete from {held} where source_file in (select source_file from _replaced)")
                 if self.kind in MODELS:
                     conn.execute(f"delete from raw.{self.kind} where source_file in (select source_file from _replaced)")
                 for table in ("quarantine", "manifest"):
                     conn.execute(f"delete from raw.{table} where source_file in (select source_file from _replaced)")
                 conn.execute("drop table _replaced")
-            loaded = self._insert_rows(good, files) if good.height else {}
+            # the manifest entries first: the referential rules order rows by their file's first load
+            stats = [e.item.path.stat() for e in batch]
+            conn.register("_manifest", pl.DataFrame([
+                (e.item.source_file, e.digest, st.st_size, e.result.rows_received, e.result.status,
+                 bounded(e.result.message), st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                for e, st in zip(batch, stats)
+            ], schema=["source_file", "sha256", "size_bytes", "rows_received", "status", "message", "mtime_ns",
+                       "ctime_ns", "inode"], orient="row"))
+            conn.register("_first_loaded", pl.DataFrame(
+                {"source_file": list(first_loaded), "first_loaded_at": list(first_loaded.values())},
+                schema={"source_file": pl.String, "first_loaded_at": pl.Datetime("us")}))
+            conn.execute(f"""
+                insert into raw.manifest (source_file, kind, sha256, size_bytes, loaded_at, rows_received,
+                    rows_loaded, rows_quarantined, status, message, mtime_ns, ctime_ns, inode, first_loaded_at)
+                select m.source_file, '{self.kind}', sha256, size_bytes, now(), rows_received, 0, 0, status,
+                       message, mtime_ns, ctime_ns, inode, coalesce(f.first_loaded_at, now())
+                from _manifest m left join _first_loaded f using (source_file)""")
+            conn.unregister("_manifest")
+            conn.unregister("_first_loaded")
+            moved: set[str] = set()
+            if good.height:
+                moved = self._insert_rows(good, files)
+            elif rules and replaced:
+                moved = referential.reevaluate(conn, self.kind, list(raw_columns(self.kind)))
+            elif rules:
+                conn.execute("drop table if exists _touched")
             conn.register("_quarantine", quarantine)
             conn.execute(f"""
                 insert into raw.quarantine
                 select f.source_file, '{self.kind}', q.source_row, q.reason_code, q.reason_text, q.record, now()
                 from _quarantine q join _batch_files f using (_file) order by q._file, q.source_row""")
             conn.unregister("_quarantine")
-            per_file = dict(conn.execute("""
-                select f._file, count(q.source_row) from _batch_files f
-                left join raw.quarantine q on q.source_file = f.source_file group by f._file""").fetchall())
-            for i, e in enumerate(batch):
-                e.result.rows_loaded = loaded.get(i, 0)
-                e.result.rows_quarantined = per_file.get(i, 0)
-            stats = [e.item.path.stat() for e in batch]
-            conn.register("_manifest", pl.DataFrame([
-                (e.item.source_file, e.digest, st.st_size, e.result.rows_received, e.result.rows_loaded,
-                 e.result.rows_quarantined, e.result.status, e.result.message, st.st_mtime_ns)
-                for e, st in zip(batch, stats)
-            ], schema=["source_file", "sha256", "size_bytes", "rows_received", "rows_loaded", "rows_quarantined",
-                       "status", "message", "mtime_ns"], orient="row"))
-            conn.execute(f"""
-                insert into raw.manifest
-                select source_file, '{self.kind}', sha256, size_bytes, now(), rows_received, rows_loaded,
-                       rows_quarantined, status, message, mtime_ns from _manifest""")
-            conn.unregister("_manifest")
+            # rows loaded and quarantined per file, counted where they are: the batch's files and
+            # any earlier file whose rows a re-evaluation moved
+            conn.execute("create or replace temp table _counted as select source_file from _batch_files "
+                         "union select unnest(?::varchar[])", [sorted(moved)])
+            # (a filter on source_file, not a correlated count: the raw table's row groups hold
+            # one file's rows each, so DuckDB skips the others)
+            loaded = dict(conn.execute(
+                f"select source_file, count(*) from raw.{self.kind} where source_file in "
+                "(select source_file from _counted) group by 1").fetchall()) if self.kind in MODELS else {}
+            quarantined = dict(conn.execute(
+                "select source_file, count(source_row) from raw.quarantine where source_file in "
+                "(select source_file from _counted) group by 1").fetchall())
+            conn.register("_counts", pl.DataFrame(
+                {"source_file": [f for (f,) in conn.execute("select source_file from _counted").fetchall()]},
+                schema={"source_file": pl.String}).with_columns(
+                loaded=pl.col("source_file").replace_strict(loaded, default=0, return_dtype=pl.Int64),
+                quarantined=pl.col("source_file").replace_strict(quarantined, default=0, return_dtype=pl.Int64)))
+            conn.execute("""
+                update raw.manifest m set rows_loaded = n.loaded, rows_quarantined = n.quarantined
+                from _counts n where m.source_file = n.source_file""")
+            conn.unregister("_counts")
+            conn.execute("drop table _counted")
+            for e in batch:
+                e.result.rows_loaded = loaded.get(e.item.source_file, 0)
+                e.result.rows_quarantined = quarantined.get(e.item.source_file, 0)
+            earlier = moved - {e.item.source_file for e in batch}
+            if earlier and conn.execute("select count(*) from duckdb_tables() where schema_name = 'meta' "
+                                        "and table_name = 'build_files'").fetchall()[0][0]:
+                # rows of these files moved in or out of raw.<kind>: the incremental builds must
+                # read them again, as they do a changed file
+                conn.execute("delete from meta.build_files where source_file in (select unnest(?::varchar[]))",
+                             [sorted(earlier)])
             conn.unregister("_batch_files")
             conn.execute("commit")
         except BaseException:
             conn.execute("rollback")
             raise
+        if moved and self.log:
+            self.log.info(f"{self.kind}: referential decisions changed for rows of {len(moved)} file(s)")
         if self.log:
             self.log.info(f"committed {len(batch)} {self.kind} files ({good.height:,} rows passed validation)")
         for _, e in refused:
@@ -442,32 +467,17 @@ class Loader:
                 self.log.warning(f"refused {e.item.source_file}: {e.quarantine['reason_code'][0]}: "
                                  f"{e.result.message}; moved to {target}")
 
-    def _insert_rows(self, good: pl.DataFrame, files: pl.DataFrame) -> dict[int, int]:
-        """Insert a batch's good rows, less those breaking a referential rule (quarantined);
-        rows loaded per file."""
+    def _insert_rows(self, good: pl.DataFrame, files: pl.DataFrame) -> set[str]:
+        """Insert a batch's good rows; for kinds with referential rules, decide again every row
+        sharing a key with them (rows breaking a rule go to the held table and the quarantine).
+        Returns the files whose rows the re-evaluation moved."""
         conn = self.conn
         columns = list(raw_columns(self.kind))
-        conn.register("_new", good.join(files, on="_file", how="left", maintain_order="left").select("_file", *columns))
-        counts = dict(conn.execute("select _file, count(*) from _new group by 1").fetchall())
-        if self.kind in _DB_KEYS:
-            a, b = _DB_KEYS[self.kind]
-            conn.execute(_PRIOR_SQL.format(a=a, b=b, kind=self.kind))
-            conn.execute(_BAD_SQL.format(a=a, b=b))
-            texts = " ".join(f"when '{code}' then '{text}'" for code, text in _DB_TEXTS[self.kind].items())
-            conn.execute(f"""
-                insert into raw.quarantine
-                select source_file, '{self.kind}', source_row, reason_code, case reason_code {texts} end,
-                       to_json(t)::varchar, now()
-                from (select n.* exclude (client_id, _file), b.reason_code
-                      from _new n join _bad b on b._file = n._file and b.source_row = n.source_row) t
-                order by source_file, source_row""")
-            conn.execute(f"insert into raw.{self.kind} select {', '.join(columns)} from _new n "
-                         "anti join _bad b on b._file = n._file and b.source_row = n.source_row")
-            for file, bad in conn.execute("select _file, count(*) from _bad group by 1").fetchall():
-                counts[file] -= bad
-            conn.execute("drop table _bad")
-            conn.execute("drop table _prior")
-        else:
-            conn.execute(f"insert into raw.{self.kind} select {', '.join(columns)} from _new")
+        conn.register("_new", good.join(files, on="_file", how="left", maintain_order="left").select(*columns))
+        conn.execute(f"insert into raw.{self.kind} select {', '.join(columns)} from _new")
+        moved: set[str] = set()
+        if self.kind in referential.RULES:
+            referential.note_touched(conn, self.kind, "select * from _new")
+            moved = referential.reevaluate(conn, self.kind, columns)
         conn.unregister("_new")
-        return counts
+        return moved

@@ -9,12 +9,14 @@ return every column as text with canonical names; ``cast`` turns them into the t
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 import yaml
 
+from pipeline.ingest.bounds import quote_expr
 from pipeline.paths import PROFILES_DIR
 from pipeline.schemas import OPTIONAL_COLUMNS, dtypes
 
@@ -158,27 +160,69 @@ def read_file(path: Path, kind: str, profile: Profile) -> pl.DataFrame:
     return frame.select("source_row", *expected)
 
 
+# A number's text must fit the profile's convention exactly; anything else is no number (never
+# guessed): with a decimal comma '1.234,56', '1234,5' and '12' are numbers, '264.80' or '1.5' are
+# not (a dot that is no thousands separator); with a decimal point, '1234.56' and '-0.5' are, and
+# '1,5', '1.234,56', 'NaN', 'inf' and '0x1F' are not.
+_NUMBER_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
+_NUMBER_POINT = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?$"
+
+
 def _parse_number(col: str, decimal_comma: bool) -> pl.Expr:
     text = pl.col(col)
     if decimal_comma:
-        text = text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
-    return text.cast(pl.Float64, strict=False)
+        number = text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+        pattern = _NUMBER_COMMA
+    else:
+        number, pattern = text, _NUMBER_POINT
+    return pl.when(text.str.contains(pattern)).then(number.cast(pl.Float64, strict=False))
+
+
+_FORMAT_PARTS = {
+    "%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%-m": r"\d{1,2}", "%-d": r"\d{1,2}",
+    "%H": r"\d{2}", "%M": r"\d{2}", "%S": r"\d{2}", "%.f": r"(\.\d{1,9})?", "%%": "%",
+}
+
+
+def format_pattern(fmt: str) -> str:
+    """The regular expression of the texts a strftime format writes: a date must match its
+    profile's format exactly ('1-3-25' is no '%d-%m-%Y' date: chrono would read the year 25)."""
+    parts, i = [], 0
+    while i < len(fmt):
+        for token in ("%-m", "%-d", "%.f"):
+            if fmt.startswith(token, i):
+                parts.append(_FORMAT_PARTS[token])
+                i += len(token)
+                break
+        else:
+            token = fmt[i:i + 2]
+            if token in _FORMAT_PARTS:
+                parts.append(_FORMAT_PARTS[token])
+                i += 2
+            elif fmt[i] == "%":
+                raise ValueError(f"date format {fmt!r}: {token} is not supported in a profile")
+            else:
+                parts.append(re.escape(fmt[i]))
+                i += 1
+    return "^" + "".join(parts) + "$"
+
+
+def _strptime(text: pl.Expr, dtype, fmt: str) -> pl.Expr:
+    return pl.when(text.str.contains(format_pattern(fmt))).then(text.str.strptime(dtype, fmt, strict=False))
 
 
 def _parse_date(col: str, fmt: str) -> pl.Expr:
     text = pl.col(col)
-    # Excel cells typed as dates arrive as 'YYYY-MM-DD 00:00:00'.
-    text = pl.when(text.str.contains(r"^\d{4}-\d{2}-\d{2}[ T]00:00:00(\.0+)?$")).then(text.str.slice(0, 10)).otherwise(text)
-    parsed = text.str.strptime(pl.Date, fmt, strict=False)
-    if fmt != "%Y-%m-%d":
-        parsed = parsed.fill_null(text.str.strptime(pl.Date, "%Y-%m-%d", strict=False))
-    return parsed
+    # Excel cells typed as dates arrive as 'YYYY-MM-DD 00:00:00' (a typed cell, not text to guess).
+    typed = text.str.contains(r"^\d{4}-\d{2}-\d{2}[ T]00:00:00(\.0+)?$")
+    return pl.when(typed).then(_strptime(text.str.slice(0, 10), pl.Date, "%Y-%m-%d")).otherwise(
+        _strptime(text, pl.Date, fmt))
 
 
 def _parse_datetime(col: str, fmt: str | None) -> pl.Expr:
     text = pl.col(col)
     candidates = [f for f in (fmt, "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S%.f") if f]
-    parsed = pl.coalesce([text.str.strptime(pl.Datetime("us"), f, strict=False) for f in candidates])
+    parsed = pl.coalesce([_strptime(text, pl.Datetime("us"), f) for f in candidates])
     return pl.coalesce(parsed, _parse_date(col, "%Y-%m-%d").cast(pl.Datetime("us")))
 
 
@@ -197,7 +241,9 @@ def cast(frame: pl.DataFrame, kind: str, profile: Profile) -> tuple[pl.DataFrame
         elif dtype == pl.Float64:
             exprs.append(_parse_number(col, opts.get("decimal_comma", False)).alias(col))
         else:
-            exprs.append(_parse_number(col, opts.get("decimal_comma", False)).cast(dtype, strict=False).alias(col))
+            number = _parse_number(col, opts.get("decimal_comma", False))
+            # an integer column takes whole numbers only: '2025.5' is no year (never truncated)
+            exprs.append(pl.when(number == number.floor()).then(number).cast(dtype, strict=False).alias(col))
     typed = frame.select("source_row", *exprs)
     failures = []
     for col, dtype in dtypes(kind).items():
@@ -205,14 +251,20 @@ def cast(frame: pl.DataFrame, kind: str, profile: Profile) -> tuple[pl.DataFrame
             continue
         bad = frame[col].is_not_null() & typed[col].is_null()
         if bad.any():
-            what = {pl.Date: f"a date ({date_fmt})", pl.Datetime: "a timestamp"}.get(dtype.base_type(), "a number")
+            number = ("a number in this profile's format (decimal comma, as 1.234,56: a dot only between "
+                      "groups of three digits)" if opts.get("decimal_comma", False) else "a number (as 1234.56)")
+            if dtype.base_type() == pl.Int64:
+                number = "a whole number"
+            what = {pl.Date: f"a date in the profile's format ({date_fmt})",
+                    pl.Datetime: f"a timestamp ({opts.get('datetime_format') or 'YYYY-MM-DD HH:MM:SS'})"}.get(
+                dtype.base_type(), number)
             failures.append(
                 frame.filter(bad).select(
                     "source_row",
                     reason_code=pl.lit("invalid_type"),
                     # concat_str, not pl.format: polars 2.1 panics ("i < self.len()") in
                     # pl.format over a filtered frame holding long strings of the CSV reader
-                    reason_text=pl.concat_str([pl.lit(f"column {col}: '"), pl.col(col), pl.lit(f"' is not {what}")]),
+                    reason_text=pl.concat_str([pl.lit(f"column {col}: '"), quote_expr(col), pl.lit(f"' is not {what}")]),
                 )
             )
     errors = pl.concat(failures) if failures else pl.DataFrame(
