@@ -43,6 +43,34 @@ create or replace temp macro sundays_between(d0, d1) as
 create or replace temp macro months_touched(d0, d1) as
     (year(d1) * 12 + month(d1)) - (year(d0) * 12 + month(d0)) + 1;
 
+-- metrics.md §3: the maximum volume over the days d0..d1 of an allocation of this frequency, variant
+-- and volume that ends on end_date (null = open-ended). Per day: v x days; per week (inspanning):
+-- v x ISO weeks touched; per week (output): v x Sundays, + 1 when the allocation's last Sunday lies
+-- in d0..d1 and it does not end on a Sunday; per month: v x months touched; in total: v. Null
+-- without a volume and for variants other than inspanning and output. The monthly maximum, the
+-- total over the allocation, the yearly allowance and the observed part (§1) all use it; the
+-- monthly exceptions (huishoudelijke hulp 6 x v, no monthly maximum of a total volume) stay in the
+-- model.
+create or replace temp macro volume_maximum(frequency, variant, volume, d0, d1, end_date) as
+    case
+        when volume is null or variant not in ('inspanning', 'output') then null
+        when frequency = '1' then volume * (date_diff('day', d0, d1) + 1)
+        when frequency = '2' and variant = 'inspanning' then volume * iso_weeks_touched(d0, d1)
+        when frequency = '2' and variant = 'output'
+            then volume * (
+                sundays_between(d0, d1)
+                + case
+                    when isodow(cast(end_date as date)) <> 7
+                        and cast(end_date as date) - cast(isodow(cast(end_date as date)) as integer)
+                            between d0 and d1
+                        then 1
+                    else 0
+                end
+            )
+        when frequency = '4' then volume * months_touched(d0, d1)
+        when frequency = '6' then volume
+    end;
+
 -- metrics.md §12: the analysis category of an iWmo/iJw return code (../shared/reference/iwmo/README.md
 -- §4.7); 0001, 0233 (not assessed because its client or declaration was in error) and the
 -- declaration-level codes are 'whole declaration'.

@@ -2,7 +2,8 @@
 -- TR322), the maximum over the whole allocation and the yearly allowance of §4.
 -- One row per allocation in force at $as_of x month, from the month of start_date to the month of
 -- min(end_date, 31 December of the $as_of year). Week, Sunday and month counts are arithmetic on
--- day numbers (the macros of pipeline/sql.py), nothing is expanded into days.
+-- day numbers (the macros of pipeline/sql.py, volume_maximum for every maximum), nothing is expanded
+-- into days.
 
 with
 
@@ -69,17 +70,12 @@ in_force as (
 
 ),
 
--- day numbers since a Monday and a Sunday, so that week and Sunday counts become integer arithmetic
 allocation_spans as (
 
     select
         in_force.*,
         cast(least(coalesce(in_force.end_date, settings.horizon_end), settings.horizon_end) as date)
             as horizon_last_day,
-        -- the allocation's last Sunday: end_date itself when it is a Sunday
-        cast(in_force.end_date - cast(isodow(in_force.end_date) % 7 as integer) as date)
-            as last_sunday,
-        in_force.end_date is not null and isodow(in_force.end_date) <> 7 as ends_off_sunday,
         in_force.law = 'wmo' and in_force.product_category = '01' as is_huishoudelijke_hulp
     from in_force
     cross join settings
@@ -122,7 +118,9 @@ periods as (
 
 ),
 
-counts as (
+-- the week, Sunday and month arithmetic of §3 is the macro volume_maximum (pipeline/sql.py), over
+-- the month's period, the whole allocation and the part of it in the row's year
+maxima as (
 
     select
         periods.*,
@@ -130,68 +128,27 @@ counts as (
         cast(iso_weeks_touched(period_start, period_end) as integer) as iso_weeks_in_period,
         cast(sundays_between(period_start, period_end) as integer) as sundays_in_period,
         cast(
-            ends_off_sunday and last_sunday between period_start and period_end as integer
-        ) as extra_output_week,
-        -- over the whole allocation (only when it has an end)
-        cast(date_diff('day', start_date, end_date) + 1 as integer) as allocation_days,
-        cast(iso_weeks_touched(start_date, end_date) as integer) as allocation_iso_weeks,
-        cast(
-            sundays_between(start_date, end_date)
-            + cast(ends_off_sunday and last_sunday >= start_date as integer) as integer
-        ) as allocation_output_weeks,
-        cast(months_touched(start_date, end_date) as integer) as allocation_months_touched,
-        -- over the part inside the row's year
-        cast(date_diff('day', year_part_start, year_part_end) + 1 as integer) as year_days,
-        cast(iso_weeks_touched(year_part_start, year_part_end) as integer) as year_iso_weeks,
-        cast(
-            sundays_between(year_part_start, year_part_end)
-            + cast(
-                ends_off_sunday and last_sunday between year_part_start and year_part_end as integer
-            ) as integer
-        ) as year_output_weeks,
-        cast(months_touched(year_part_start, year_part_end) as integer) as year_months_touched
-    from periods
-
-),
-
-maxima as (
-
-    select
-        counts.*,
-        cast(
             case
-                when volume is null or variant not in ('inspanning', 'output') then null
-                when frequency = '1' then volume * days_in_period
+                -- a total volume has no monthly maximum
+                when frequency = '6' then null
                 when frequency = '2' and variant = 'inspanning' and is_huishoudelijke_hulp
+                    and volume is not null
                     then 6 * volume
-                when frequency = '2' and variant = 'inspanning' then volume * iso_weeks_in_period
-                when frequency = '2' and variant = 'output'
-                    then volume * (sundays_in_period + extra_output_week)
-                when frequency = '4' then volume
+                else volume_maximum(frequency, variant, volume, period_start, period_end, end_date)
             end as double
         ) as max_volume,
+        -- over the whole allocation: only when it has an end
         cast(
             case
-                when volume is null or variant not in ('inspanning', 'output') then null
-                when end_date is null then null
-                when frequency = '1' then volume * allocation_days
-                when frequency = '2' and variant = 'inspanning' then volume * allocation_iso_weeks
-                when frequency = '2' and variant = 'output' then volume * allocation_output_weeks
-                when frequency = '4' then volume * allocation_months_touched
-                when frequency = '6' then volume
+                when end_date is not null
+                    then volume_maximum(frequency, variant, volume, start_date, end_date, end_date)
             end as double
         ) as total_max_volume,
         cast(
-            case
-                when volume is null or variant not in ('inspanning', 'output') then null
-                when frequency = '1' then volume * year_days
-                when frequency = '2' and variant = 'inspanning' then volume * year_iso_weeks
-                when frequency = '2' and variant = 'output' then volume * year_output_weeks
-                when frequency = '4' then volume * year_months_touched
-                when frequency = '6' then volume
-            end as double
+            volume_maximum(frequency, variant, volume, year_part_start, year_part_end, end_date)
+            as double
         ) as year_allowance
-    from counts
+    from periods
 
 ),
 
