@@ -155,6 +155,14 @@ mart_checks = [
     _unique(["marts", "allocation_totals"], "municipality_code, law, allocation_number"),
     _unique(["marts", "ceiling_position"], "payer_code, provider_agb, year"),
     _unique(["marts", "budget_exhaustion"], "municipality_code, law, product_category, year"),
+    _unique(["marts", "declaration_signals"], "provider_agb, law, reference_number, signal"),
+    _unique(["marts", "stop_messages"], "provider_agb, municipality_code, month"),
+    _check(["marts", "stop_messages"], "late_stops_within_stops",
+           "Late stops and stops whose lateness is not determinable (no sent_on) are disjoint parts of "
+           "the stops; allocations open after a stop are at most the stops for good.",
+           "select provider_agb, municipality_code, month, stops, late_stops, stops_not_determinable, "
+           "stops_for_good, allocations_open_after_stop from marts.stop_messages "
+           "where late_stops + stops_not_determinable > stops or allocations_open_after_stop > stops_for_good"),
     _check(["marts", "allocation_months"], "utilisation_not_negative",
            "Utilisation is never negative.",
            "select municipality_code, law, allocation_number, month, utilisation from marts.allocation_months "

@@ -474,10 +474,16 @@ class Loader:
         conn = self.conn
         columns = list(raw_columns(self.kind))
         conn.register("_new", good.join(files, on="_file", how="left", maintain_order="left").select(*columns))
-        conn.execute(f"insert into raw.{self.kind} select {', '.join(columns)} from _new")
         moved: set[str] = set()
         if self.kind in referential.RULES:
-            referential.note_touched(conn, self.kind, "select * from _new")
+            # a registered frame may be scanned once only (an Arrow stream): read it into a table
+            conn.execute("create or replace temp table _new_rows as select * from _new")
+            conn.unregister("_new")
+            conn.execute(f"insert into raw.{self.kind} by name select {', '.join(columns)} from _new_rows")
+            referential.note_touched(conn, self.kind, "select * from _new_rows")
+            conn.execute("drop table _new_rows")
             moved = referential.reevaluate(conn, self.kind, columns)
-        conn.unregister("_new")
+        else:
+            conn.execute(f"insert into raw.{self.kind} by name select {', '.join(columns)} from _new")
+            conn.unregister("_new")
         return moved

@@ -75,12 +75,23 @@ def _eq(a: str, b: str, cols: tuple[str, ...]) -> str:
     return " and ".join(f"{a}.{c} is not distinct from {b}.{c}" for c in cols)
 
 
+def _key_table(conn: duckdb.DuckDBPyConnection, kind: str, name: str, replace: bool = True) -> None:
+    """An empty temp table of the kind's key columns, declared with their types: in duckdb 2.0 a
+    temp table made empty by ``create ... as select ... limit 0`` inside a transaction loses the
+    rows of its first insert at the second insert (reproduced in tests/test_hostile_corpus.py)."""
+    types = dict(conn.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = 'raw' "
+        "and table_name = ?", [kind]).fetchall())
+    ddl = ", ".join(f"{c} {types[c]}" for c in RULES[kind].key)
+    conn.execute(f"create {'or replace ' if replace else ''}temp table {'' if replace else 'if not exists '}{name} ({ddl})")
+
+
 def note_touched(conn: duckdb.DuckDBPyConnection, kind: str, source: str) -> None:
     """Add the keys of the rows of ``source`` (a table or query with the kind's columns) to
     ``_touched``: those rows are being inserted or deleted."""
     rule = RULES[kind]
     cols = ", ".join(rule.key)
-    conn.execute(f"create temp table if not exists _touched as select {cols} from raw.{kind} limit 0")
+    _key_table(conn, kind, "_touched", replace=False)
     conn.execute(f"insert into _touched select distinct {cols} from ({source})")
     if rule.credits:  # a credit's debit key
         a, b, _ = rule.key
@@ -105,7 +116,8 @@ def reevaluate(conn: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
     held = held_table(kind)
     key = rule.key
     cols = ", ".join(key)
-    conn.execute(f"create or replace temp table _keys as select distinct {cols} from _touched")
+    _key_table(conn, kind, "_keys")
+    conn.execute(f"insert into _keys select distinct {cols} from _touched")
     conn.execute("drop table _touched")
     if rule.credits:
         # the rows whose own key is touched, and the credits naming a touched debit key (their
@@ -118,7 +130,10 @@ def reevaluate(conn: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
                 union all select {a}, {b}, {ref}, previous_reference_number from {held}) r
             where previous_reference_number is not null and exists (
                 select 1 from _keys k where k.{a} = r.{a} and k.{b} = r.{b} and k.{ref} = r.previous_reference_number)""")
-        conn.execute(f"create or replace temp table _keys as select distinct {cols} from _keys")
+        conn.execute(f"create or replace temp table _distinct_keys as select distinct {cols} from _keys")
+        _key_table(conn, kind, "_keys")
+        conn.execute(f"insert into _keys select {cols} from _distinct_keys")
+        conn.execute("drop table _distinct_keys")
     extra = ", debit_credit, previous_reference_number" if rule.credits else ""
     body = [c for c in columns if c not in ("source_file", "source_row", "route")]
     content = "" if rule.credits or kind == "delivered_hours" else f", hash({', '.join(body)}) as _content"

@@ -132,12 +132,11 @@ AMOUNT_FACTOR_LIMIT = 2.0  # an amount more than twice or less than half volume 
 
 
 def expected_amount_expr(kind: str) -> pl.Expr | None:
-    """volume x tariff in euros, per unit as the iWmo standard computes IngediendBedrag (a tariff
-    of minutes, unit 01, is per hour; euro products, unit 83, have tariff 1.00 a euro), and minutes
-    / 60 x tariff per hour for wijkverpleging."""
+    """volume x tariff in euros, as the iWmo standard computes IngediendBedrag: GeleverdVolume x
+    ProductTarief, the tariff being per unit of the line (per minute for unit 01; euro products,
+    unit 83, have tariff 1.00 a euro); minutes / 60 x tariff per hour for wijkverpleging."""
     if kind == "declarations":
-        per_unit = pl.when(pl.col("unit") == "01").then(pl.col("volume") / 60).otherwise(pl.col("volume"))
-        return per_unit * pl.col("tariff_eur")
+        return pl.col("volume") * pl.col("tariff_eur")
     if kind == "zvw_declarations":
         return pl.col("minutes") / 60 * pl.col("tariff_eur")
     return None
@@ -152,8 +151,15 @@ def _amount_errors(typed: pl.DataFrame, kind: str) -> pl.DataFrame:
     if expected is None:
         return pl.DataFrame(schema=ERROR_SCHEMA)
     amount = pl.col("amount_eur")
-    gross = (expected.is_not_null() & ((amount - expected).abs() > 0.02)
-             & ((amount > AMOUNT_FACTOR_LIMIT * expected) | (amount * AMOUNT_FACTOR_LIMIT < expected)))
+
+    def far_from(value: pl.Expr) -> pl.Expr:
+        return ((amount - value).abs() > 0.02) & (
+            (amount > AMOUNT_FACTOR_LIMIT * value) | (amount * AMOUNT_FACTOR_LIMIT < value))
+
+    gross = expected.is_not_null() & far_from(expected)
+    if kind == "declarations":
+        # minutes (unit 01) are priced per minute or, as many contracts do, per hour
+        gross = gross & ~((pl.col("unit") == "01") & ~far_from(expected / 60))
     return typed.filter(gross.fill_null(False)).select(
         "source_row", reason_code=pl.lit("amount_mismatch"),
         reason_text=pl.concat_str([pl.lit("amount_eur "), amount.round(2).cast(pl.String),
