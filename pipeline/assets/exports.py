@@ -26,7 +26,8 @@ TMP_PREFIX = ".tmp-"
 PUBLISHED = (
     "allocation_months", "allocation_totals", "band_utilisation", "rekenfactor", "ceiling_position",
     "hours_per_client_month", "hours_agreement", "budget_exhaustion", "declaration_timeliness",
-    "rejections", "quarantine_summary", "quarantine_reasons", "forecast_history",
+    "rejections", "quarantine_summary", "quarantine_reasons", "forecast_history", "declaration_signals",
+    "stop_messages",
 )
 
 
