@@ -47,13 +47,16 @@ SYNTHETIC_NOTICE = (
     "pass the elfproef."
 )
 
-DATA_START = date(2025, 1, 1)
-ALLOC_START_MIN = date(2025, 1, 1)  # the exports cover 2025 on: no allocation months without data
-LAST_YEAR_END = date(2026, 12, 31)  # months are expanded to here to size budgets and ceilings
+DATA_START = date(2025, 1, 1)  # the declaration exports begin here: the observation window (metrics.md §1)
+HISTORY_START = date(2021, 1, 1)  # the earliest allocation start in the allocation exports
+LAST_YEAR_END = date(2026, 12, 31)  # care is generated to here: budgets and ceilings are sized on full years
 EPOCH = date(1970, 1, 1)
 MONTH_BASE = np.datetime64("2025-01", "M")  # month index 0 = January 2025
+HISTORY_MONTHS = 48  # allocations start from month -48 (January 2021) ...
+MAX_CARE_MONTHS = 46  # ... and no care lasts longer, so the population is stationary at DATA_START
+ZVW_HISTORY_MONTHS = 60  # wijkverpleging episodes start from month -60 (January 2020), last < 60 months
 
-BASE_CLIENTS = 9_000  # Wmo + Jeugd clients at scale 1
+BASE_CLIENTS = 9_600  # Wmo + Jeugd clients at scale 1 with care in 2025-2026 (~9,000 of them start by October 2026)
 BASE_ZVW_CLIENTS = 6_900  # wijkverpleging clients at scale 1 (part of them also Wmo clients)
 
 # CBS code, name, weight (population share), strict: rejects lines above the monthly maximum
@@ -65,8 +68,32 @@ MUNICIPALITIES = [
     ("0399", "Heiloo", 0.07, False),
     ("0441", "Schagen", 0.22, True),
 ]
-# budget factor per municipality: < 1 heads for overspend, > 1 is comfortable
-BUDGET_FACTOR = {"0361": 0.92, "0383": 1.12, "0373": 1.06, "1980": 0.96, "0399": 1.20, "0441": 0.89}
+# Growth of the number of clients a year (new allocations grow at this rate, so the population in
+# care does too); spend grows by this plus the tariff indexation of 2026.
+GROWTH = {"0361": 0.040, "0383": 0.020, "0373": 0.030, "1980": 0.050, "0399": 0.015, "0441": 0.035}
+INSURER_GROWTH = {"3311": 0.040, "3343": 0.020, "7029": 0.030}
+# Seasonality per calendar month (January first), each with mean 1: the inflow of new allocations
+# (few decisions in the summer holidays and around Christmas, a catch-up in January and September),
+# the volume delivered per allocation-month (summer holidays, Christmas: dagbesteding closes,
+# families are away), and for wijkverpleging the inflow of clients (winter peak) and hours per client.
+SEASON_INFLOW = np.array([1.15, 1.05, 1.05, 1.00, 1.00, 0.95, 0.80, 0.75, 1.15, 1.10, 1.05, 0.95])
+SEASON_USE = np.array([1.01, 1.02, 1.03, 1.01, 1.00, 1.00, 0.92, 0.88, 1.02, 1.04, 1.04, 0.95])
+ZVW_SEASON_INFLOW = np.array([1.12, 1.08, 1.02, 0.98, 0.95, 0.92, 0.90, 0.90, 0.98, 1.03, 1.06, 1.06])
+ZVW_SEASON_HOURS = np.array([1.02, 1.02, 1.01, 1.00, 0.99, 0.99, 0.96, 0.95, 1.00, 1.01, 1.02, 1.03])
+OPEN_CARE_MEAN_MONTHS = 20  # care under an open-ended allocation lasts ~ exponential(20 months)
+
+# Budget = the generated full-year outcome × factor, per municipality and law: < 1 overspends.
+# 0361 and 0441 overspend (and are the strict ones), the others stay clearly within.
+BUDGET_FACTOR = {
+    "0361": {"wmo": 0.93, "jeugd": 0.90}, "0383": {"wmo": 1.12, "jeugd": 1.14},
+    "0373": {"wmo": 1.08, "jeugd": 1.10}, "1980": {"wmo": 1.07, "jeugd": 1.09},
+    "0399": {"wmo": 1.20, "jeugd": 1.16}, "0441": {"wmo": 0.91, "jeugd": 0.94},
+}
+# product-category budgets: municipality index, law, category, factor
+CATEGORY_BUDGETS = [(0, "wmo", "01", 0.95), (3, "wmo", "01", 1.08), (5, "jeugd", "45", 0.90), (1, "jeugd", "45", 1.10)]
+# Insurer ceilings = outcome × factor: a handful of contracts over, some close, the rest clearly within
+CEILING_OVER_SHARE, CEILING_NEAR_SHARE = 0.08, 0.12
+CEILING_FACTORS = {"over": (0.82, 0.93), "near": (1.06, 1.10), "within": (1.15, 1.40)}
 DUTCH_MUNICIPALITY = "1980"  # declarations as a Dutch-style cp1252 export
 PARQUET_MUNICIPALITY = "0383"  # declarations as Parquet
 XLSX_MUNICIPALITY = "0373"  # allocations as Excel
@@ -157,7 +184,10 @@ TEMPLATES = [
     Template("jeugd", "54", None, None, None, (), 0.10, 0.0, (6, 12), (3_000, 12_000), "54A01"),
 ]
 
-ALLOCATIONS_PER_CLIENT = ([1, 2, 3, 4, 5], [0.58, 0.28, 0.09, 0.04, 0.01])
+# allocations per client over its care: clients are formed before the allocations that ended
+# before the window drop out, so this gives about 58% one, 28% two, 9% three among the clients
+# with care in the window (CBS 83264NED)
+ALLOCATIONS_PER_CLIENT = ([1, 2, 3, 4, 5], [0.54, 0.30, 0.10, 0.048, 0.012])
 # template fields as fixed-width numpy string arrays (cheap to index for millions of rows)
 T_LAW = np.array([t.law for t in TEMPLATES])
 T_CAT = np.array([t.category for t in TEMPLATES])
@@ -385,58 +415,68 @@ def _zvw_providers(seed: int) -> pl.DataFrame:
     agreement = rng.integers(8, 15, n)  # urenafspraak: max average hours per client per month
     exceeds = rng.random(n) < 0.25
     hours_mean = agreement * np.where(exceeds, rng.uniform(1.12, 1.3, n), rng.uniform(0.75, 0.95, n))
-    ceiling_group = rng.choice(["reach", "tight", "ok"], n, p=[0.25, 0.2, 0.55])
+    late_r = rng.random(n)  # the three lowest submit late by habit
     return pl.DataFrame({
         "provider_agb": [f"{a:08d}" for a in agb],
         "integral": rng.random(n) < 0.7,  # declares the integral hourly product 1002
         "weekly_lines": rng.random(n) < 0.3,  # one line per visit-week instead of per month
         "agreement": agreement,
         "hours_mean": hours_mean,
-        "ceiling_group": ceiling_group,
         "settle": rng.random(n) < 0.15,
         "weight": rng.pareto(1.5, n) + 0.3,
+        "late": late_r <= np.sort(late_r)[2],
     })
 
 
 # ---------------------------------------------------------------------------------------------
 # Allocations
 # ---------------------------------------------------------------------------------------------
-def _allocations(seed: int, scale: float, as_of: date, providers: pl.DataFrame, bsns: np.ndarray):
-    """Allocation base table (one row per allocation, final version) and its versions."""
-    rng = np.random.default_rng([seed, 10])
-    n_clients = max(60, round(BASE_CLIENTS * scale))
-    muni_codes = [m[0] for m in MUNICIPALITIES]
-    weights = np.array([m[2] for m in MUNICIPALITIES])
-    client_muni = rng.choice(len(MUNICIPALITIES), n_clients, p=weights / weights.sum())
-    client_law = np.where(rng.random(n_clients) < 0.62, "wmo", "jeugd")
-    counts = rng.choice(ALLOCATIONS_PER_CLIENT[0], n_clients, p=ALLOCATIONS_PER_CLIENT[1])
-    a_client = np.repeat(np.arange(n_clients), counts)
-    n = len(a_client)
-    law = client_law[a_client]
+def _inflow_cells(weights: np.ndarray, growth: np.ndarray, season: np.ndarray, first_month: int) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities of (payer, month) cells for new care: weight × growth × season × days in month.
 
-    # template per allocation, drawn per law
+    Months run from ``first_month`` to 23 (December 2026); a payer's inflow at month 0 is
+    proportional to its weight, and grows by its yearly growth rate.
+    """
+    months = np.arange(first_month, 24)
+    days = month_end(months) - month_start(months) + 1
+    w = (weights[:, None] * (1 + growth[:, None]) ** (months[None, :] / 12)
+         * season[months % 12][None, :] * days[None, :])
+    return (w / w.sum()).ravel(), months
+
+
+def _allocation_candidates(rng: np.random.Generator, n: int, providers: pl.DataFrame) -> dict[str, np.ndarray]:
+    """n candidate allocations with the whole history they will have (starts from HISTORY_START).
+
+    The care in each is generated as it truly happens: versions (extension, shortening, deletion,
+    the closing of an open-ended allocation after its care stopped) regardless of the reporting
+    date; what is known at as_of is cut later. ``kept`` marks the candidates whose care reaches the
+    window (or that are deleted around it): the others ended before the exports begin.
+    """
+    weights = np.array([m[2] for m in MUNICIPALITIES])
+    growth = np.array([GROWTH[m[0]] for m in MUNICIPALITIES])
+    p, months = _inflow_cells(weights, growth, SEASON_INFLOW, -HISTORY_MONTHS)
+    cell = rng.choice(len(p), n, p=p)
+    muni = cell // len(months)
+    mi = months[cell % len(months)]
+    m_days = month_end(mi) - month_start(mi) + 1
+    start = month_start(mi) + np.floor(rng.random(n) * m_days).astype(np.int64)
+    law = np.where(rng.random(n) < 0.62, "wmo", "jeugd")
+
     tmpl = np.zeros(n, np.int64)
-    for lw in ("wmo", "jeugd"):
+    for lw in ("wmo", "jeugd"):  # two laws
         ids = np.array([i for i, t in enumerate(TEMPLATES) if t.law == lw])
         w = np.array([TEMPLATES[i].weight for i in ids])
         mask = law == lw
         tmpl[mask] = rng.choice(ids, mask.sum(), p=w / w.sum())
-    t_cat = T_CAT[tmpl]
-    t_prod = np.array([t.product or "" for t in TEMPLATES])[tmpl]
-    t_unit = T_UNIT[tmpl]
-    t_freq = T_FREQ[tmpl]
     max_opts = max(len(t.volumes) for t in TEMPLATES)
     opts = np.array([list(t.volumes) + [0] * (max_opts - len(t.volumes)) for t in TEMPLATES])
     n_opts = np.array([len(t.volumes) for t in TEMPLATES])
-    pick = np.floor(rng.random(n) * np.maximum(n_opts[tmpl], 1)).astype(np.int64)
-    volume = opts[tmpl, pick]
+    volume = opts[tmpl, np.floor(rng.random(n) * np.maximum(n_opts[tmpl], 1)).astype(np.int64)]
     is_budget = np.array([t.budget is not None for t in TEMPLATES])[tmpl]
     b_lo = np.array([t.budget[0] if t.budget else 0 for t in TEMPLATES])[tmpl]
     b_hi = np.array([t.budget[1] if t.budget else 0 for t in TEMPLATES])[tmpl]
     budget = np.round(rng.uniform(b_lo, b_hi) / 100) * 100
-    declared_product = np.array([PRODUCT_INDEX[t.declared_product or t.product] for t in TEMPLATES])[tmpl]
 
-    # provider serving the law, weighted
     p_serves = providers["serves"].to_numpy()
     p_weight = providers["weight"].to_numpy()
     provider = np.zeros(n, np.int64)
@@ -445,49 +485,20 @@ def _allocations(seed: int, scale: float, as_of: date, providers: pl.DataFrame, 
         mask = law == lw
         provider[mask] = rng.choice(ids, mask.sum(), p=p_weight[ids] / p_weight[ids].sum())
 
-    # dates
-    lo, hi = day_number(ALLOC_START_MIN), day_number(as_of)
-    start = rng.integers(lo, hi + 1, n)
+    # the allocation as first decided
     m_lo = np.array([t.months[0] for t in TEMPLATES])[tmpl]
     m_hi = np.array([t.months[1] for t in TEMPLATES])[tmpl]
     dur_months = rng.integers(m_lo, m_hi + 1)
     end = start + np.round(dur_months * 30.44).astype(np.int64) - 1
     open_share = np.array([t.open_share for t in TEMPLATES])[tmpl]
-    end = np.where(rng.random(n) < open_share, -1, end)
+    is_open = rng.random(n) < open_share
+    end = np.where(is_open, -1, end)
     decided_day = start - rng.integers(0, 22, n)
     decided_sec = decided_day * 86400 + rng.integers(8 * 3600, 17 * 3600, n)
 
-    muni = client_muni[a_client]
-    # allocation number: a number (LDT_Nummer, at most 9 digits), unique over the region
-    seq = np.arange(n)
-
-    base = pl.DataFrame({
-        "aid": seq,
-        "tmpl": tmpl,
-        "client": a_client,
-        "bsn": bsns[a_client],
-        "muni": muni,
-        "law": law,
-        "provider": provider,
-        "category": t_cat,
-        "product": t_prod,
-        "unit": t_unit,
-        "frequency": t_freq,
-        "volume": np.where(is_budget, 0, volume),
-        "is_budget": is_budget,
-        "budget_cents": np.where(is_budget, budget * 100, 0).astype(np.int64),
-        "declared_product": declared_product,
-        "start": start,
-        "end": end,
-        "decided_sec": decided_sec,
-    }).with_columns(
-        (pl.col("aid") + 1).cast(pl.String).alias("allocation_number")
-    )
-
-    # versions: extensions (04), shortenings (05), deletions (13)
-    as_of_day = day_number(as_of)
+    # versions: extensions (04), shortenings (05: care stops at the new end), deletions (13)
     r = rng.random(n)
-    has_end = end >= 0
+    has_end = ~is_open
     long_enough = (end - start) > 60
     ext = has_end & long_enough & (r < 0.10)
     shorten = has_end & long_enough & (r >= 0.10) & (r < 0.13)
@@ -499,23 +510,125 @@ def _allocations(seed: int, scale: float, as_of: date, providers: pl.DataFrame, 
     new_end = np.where(ext, end + rng.integers(90, 366, n),
                        np.where(shorten, dec2_day + rng.integers(0, 31, n), end))
     new_end = np.where(shorten, np.minimum(new_end, end - 1), new_end)
-    changed = (ext | shorten | delete) & (dec2_day <= as_of_day) & (dec2_sec > decided_sec)
-    reason = np.where(ext, "04", np.where(shorten, "05", "13"))
-    base = base.with_columns(
-        pl.Series("changed", changed),
-        pl.Series("deleted", changed & delete),
-        pl.Series("end_eff", np.where(changed & ~delete, new_end, end)),
-    )
-    v1 = base.select("aid", pl.col("decided_sec"), pl.col("end").alias("v_end"),
-                     pl.lit(None, pl.String).alias("change_reason"))
+    changed = (ext | shorten | delete) & (dec2_sec > decided_sec)
+    deleted = changed & delete
+    end_eff = np.where(changed & ~delete, new_end, end)
+    reason2 = np.where(ext, "04", np.where(shorten, "05", "13"))
+
+    # the last day of care: the allocation's end, or for an open-ended one a drawn length of care
+    max_days = int(MAX_CARE_MONTHS * 30.44)
+    open_len = np.minimum(rng.exponential(OPEN_CARE_MEAN_MONTHS * 30.44, n).astype(np.int64) + 30, max_days)
+    care_end = np.where(is_open, start + open_len, end_eff)
+    # an open-ended allocation is closed by a version ending on the day care stopped, decided
+    # when the stop message has been processed (reason 02 client deceased or 12 provider-initiated)
+    close = is_open & ~deleted
+    close_sec = (care_end + rng.integers(2, 41, n)) * 86400 + rng.integers(8 * 3600, 17 * 3600, n)
+    close_reason = np.where(rng.random(n) < 0.15, "02", "12")
+    window = day_number(DATA_START)
+    kept = np.where(deleted, start >= window - 60, care_end >= window)
+    return {
+        "muni": muni, "law": law, "tmpl": tmpl, "provider": provider, "volume": np.where(is_budget, 0, volume),
+        "is_budget": is_budget, "budget_cents": np.where(is_budget, budget * 100, 0).astype(np.int64),
+        "start": start, "end": end, "is_open": is_open, "decided_sec": decided_sec, "changed": changed,
+        "deleted": deleted, "dec2_sec": dec2_sec, "v2_end": np.where(delete, end, new_end), "reason2": reason2,
+        "end_eff": end_eff, "care_end": care_end, "close": close, "close_sec": close_sec,
+        "close_reason": close_reason, "kept": kept,
+    }
+
+
+def _group_clients(c: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """Client index per candidate: allocations of one municipality and law that start around the
+    same time belong to one client (1-5 allocations, ALLOCATIONS_PER_CLIENT)."""
+    n = len(c["start"])
+    sizes, shares = ALLOCATIONS_PER_CLIENT
+    order = np.lexsort((rng.random(n), c["start"], c["law"], c["muni"]))
+    group = (c["muni"] * 2 + (c["law"] == "jeugd"))[order]
+    g_first = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+    pos = np.arange(n) - np.repeat(g_first, np.diff(np.r_[g_first, n]))
+    chunk = np.searchsorted(np.cumsum(rng.choice(sizes, n, p=shares)), pos, side="right")
+    _, sorted_client = np.unique(group.astype(np.int64) * (n + 1) + chunk, return_inverse=True)
+    client = np.empty(n, np.int64)
+    client[order] = sorted_client
+    return client
+
+
+def _allocations(seed: int, scale: float, providers: pl.DataFrame) -> pl.DataFrame:
+    """One row per allocation (its whole true history: versions and the day care ends).
+
+    Candidates are drawn from a stationary inflow since HISTORY_START (growing, seasonal) and
+    grouped into clients; a client is used when care of one of its allocations reaches the
+    window, and so are those of its allocations. BASE_CLIENTS × scale clients are drawn at
+    random from the usable ones; a pilot draw sizes the candidates, so the count scales linearly
+    and deterministically.
+    """
+    n_clients = max(60, round(BASE_CLIENTS * scale))
+    pilot = _allocation_candidates(np.random.default_rng([seed, 9]), 20_000, providers)
+    p_client = _group_clients(pilot, np.random.default_rng([seed, 9]))
+    per_candidate = (np.bincount(p_client, weights=pilot["kept"]) > 0).sum() / 20_000
+    n_cand = int(n_clients / per_candidate * 1.06) + 100
+    c = _allocation_candidates(np.random.default_rng([seed, 10]), n_cand, providers)
+    rng = np.random.default_rng([seed, 11])
+    client = _group_clients(c, rng)
+    usable = np.bincount(client, weights=c["kept"]) > 0
+    priority = np.where(usable, rng.random(len(usable)), 2.0)
+    chosen = np.zeros(len(usable), bool)
+    chosen[np.argsort(priority, kind="stable")[:min(n_clients, int(usable.sum()))]] = True
+    take = np.flatnonzero(c["kept"] & chosen[client])
+    _, client = np.unique(client[take], return_inverse=True)
+    c = {k: v[take] for k, v in c.items() if k != "kept"}
+    n = len(take)
+    # allocation numbers in the order of decision (LDT_Nummer, at most 9 digits)
+    by_decision = np.lexsort((np.arange(n), c["decided_sec"]))
+    c = {k: v[by_decision] for k, v in c.items()}
+    client = client[by_decision]
+    tmpl = c["tmpl"]
+    declared_product = np.array([PRODUCT_INDEX[t.declared_product or t.product] for t in TEMPLATES])[tmpl]
+    return pl.DataFrame({
+        "aid": np.arange(n),
+        "tmpl": tmpl,
+        "client": client,
+        "muni": c["muni"],
+        "law": c["law"],
+        "provider": c["provider"],
+        "category": T_CAT[tmpl],
+        "product": np.array([t.product or "" for t in TEMPLATES])[tmpl],
+        "unit": T_UNIT[tmpl],
+        "frequency": T_FREQ[tmpl],
+        "volume": c["volume"],
+        "is_budget": c["is_budget"],
+        "budget_cents": c["budget_cents"],
+        "declared_product": declared_product,
+        "start": c["start"],
+        "end": c["end"],
+        "is_open": c["is_open"],
+        "decided_sec": c["decided_sec"],
+        "changed": c["changed"],
+        "deleted": c["deleted"],
+        "dec2_sec": c["dec2_sec"],
+        "v2_end": c["v2_end"],
+        "reason2": c["reason2"],
+        "end_eff": c["end_eff"],
+        "care_end": c["care_end"],
+        "close": c["close"],
+        "close_sec": c["close_sec"],
+        "close_reason": c["close_reason"],
+        "messages": rng.random(n) < 0.92,  # the provider sends start and stop messages (305/307)
+    }).with_columns((pl.col("aid") + 1).cast(pl.String).alias("allocation_number"))
+
+
+def _versions(base: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """The allocation versions known at as_of (decided by then, starting by then)."""
+    cut = (day_number(as_of) + 1) * 86400
+    v1 = base.select("aid", "decided_sec", pl.col("end").alias("v_end"), pl.lit(None, pl.String).alias("change_reason"))
     v2 = base.filter(pl.col("changed")).select(
-        "aid",
-        pl.Series(dec2_sec).filter(pl.Series(changed)).alias("decided_sec"),
-        pl.Series(new_end).filter(pl.Series(changed)).alias("v_end"),
-        pl.Series(reason).filter(pl.Series(changed)).alias("change_reason"),
-    )
-    versions = pl.concat([v1, v2]).join(base.drop("decided_sec", "end"), on="aid").sort("aid", "decided_sec")
-    return base, versions, client_muni, client_law, n_clients
+        "aid", pl.col("dec2_sec").alias("decided_sec"), pl.col("v2_end").alias("v_end"),
+        pl.col("reason2").alias("change_reason"))
+    v3 = base.filter(pl.col("close")).select(
+        "aid", pl.col("close_sec").alias("decided_sec"), pl.col("care_end").alias("v_end"),
+        pl.col("close_reason").alias("change_reason"))
+    keep = base.select("aid").filter(base["start"] < day_number(as_of) + 1)
+    return (pl.concat([v1, v2, v3]).filter(pl.col("decided_sec") < cut).join(keep, on="aid", how="semi")
+            .join(base.drop("decided_sec", "end"), on="aid").sort("aid", "decided_sec"))
 
 
 def _allocations_frame(versions: pl.DataFrame, providers: pl.DataFrame) -> pl.DataFrame:
@@ -555,12 +668,13 @@ def _allocation_months(base: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """One row per effective allocation × month from its start month to min(end, 2026-12)."""
     a = base.filter(~pl.col("deleted")).select(  # only what the lines need: this frame gets long
         "aid", "tmpl", "bsn", "muni", "law", "provider", "category", "allocation_number", "start", "end_eff",
-        "volume", "is_budget", "budget_cents", "declared_product")
+        "line_end", "volume", "is_budget", "budget_cents", "declared_product")
     start = a["start"].to_numpy()
-    end = a["end_eff"].to_numpy()
-    last_day = day_number(LAST_YEAR_END)
-    end_c = np.where(end < 0, last_day, np.minimum(end, last_day))
-    m0 = month_index(start)
+    # months with declared care: from the window's first month (earlier months are never exported)
+    # to the last day declared, normally the day care ended
+    end_c = np.minimum(a["line_end"].to_numpy(), day_number(LAST_YEAR_END))
+    m_start = month_index(start)
+    m0 = np.maximum(m_start, 0)
     m1 = month_index(end_c)
     n_m = np.maximum(m1 - m0 + 1, 0)
     row = np.repeat(np.arange(len(a)), n_m)
@@ -569,7 +683,7 @@ def _allocation_months(base: pl.DataFrame, as_of: date) -> pl.DataFrame:
     p0 = np.maximum(start[row], month_start(mi))
     p1 = np.minimum(end_c[row], month_end(mi))
     am = a.select(pl.all().gather(row)).with_columns(
-        pl.Series("mi", mi), pl.Series("k", offs), pl.Series("p0", p0), pl.Series("p1", p1)
+        pl.Series("mi", mi), pl.Series("k", mi - m_start[row]), pl.Series("p0", p0), pl.Series("p1", p1)
     )
     tm = am["tmpl"].to_numpy()
     mx = monthly_max(am["volume"].to_numpy(), T_UNIT[tm], T_FREQ[tm], T_LAW[tm], T_CAT[tm],
@@ -614,7 +728,8 @@ def _declaration_lines(seed: int, base: pl.DataFrame, providers: pl.DataFrame, a
     overshooter = role == "overshoot"
     peak_factor = np.where(peak, np.where(k < 2, 1.3, 0.85), 1.0)
     noise = np.exp(rng.normal(0.0, 0.12, n))
-    x = np.nan_to_num(mx) * u * noise * peak_factor * np.where(overshooter, 1.18, 1.0)
+    season = SEASON_USE[am["mi"].to_numpy() % 12]
+    x = np.nan_to_num(mx) * u * noise * peak_factor * season * np.where(overshooter, 1.18, 1.0)
     unclipped = overshooter | ((role == "peaky") & peak & (k < 2))
     vol = _stoch_round(rng, x)
     vol = np.where(unclipped, vol, np.minimum(vol, np.nan_to_num(mx).astype(np.int64)))
@@ -633,11 +748,11 @@ def _declaration_lines(seed: int, base: pl.DataFrame, providers: pl.DataFrame, a
     s, e = am["start"].to_numpy(), am["end_eff"].to_numpy()
     share = (am["p1"].to_numpy() - am["p0"].to_numpy() + 1) / np.maximum(e - s + 1, 1)
     t_total = am["volume"].to_numpy() * u * np.where(overshooter, 1.15, 1.0)
-    vol = np.where(freq == "6", np.floor(t_total * share).astype(np.int64), vol)
+    vol = np.where(freq == "6", np.floor(t_total * share * season).astype(np.int64), vol)
     mi = am["mi"].to_numpy()
     dprod = am["declared_product"].to_numpy()
     tariff = _tariff_cents(dprod, mi >= 12)
-    budget_target = am["budget_cents"].to_numpy() * u * share
+    budget_target = am["budget_cents"].to_numpy() * u * share * season
     vol = np.where(is_budget, np.floor(budget_target / tariff).astype(np.int64), vol)
     # months without care
     vol = np.where(rng.random(n) < 0.04, 0, vol)
@@ -762,8 +877,10 @@ def _build_declarations(seed: int, base: pl.DataFrame, providers: pl.DataFrame, 
                       msg_seq=pl.lit(0, pl.Int64))
     # lines for a month outside the allocation (9308 after its end, 9307 before its start)
     alloc_first = lines.unique(subset="aid", keep="first", maintain_order=True)  # sorted by aid, mi
-    ended = alloc_first.join(base.select("aid", "end_eff", "start"), on="aid").filter(
-        pl.col("end_eff") >= 0).sort("aid")
+    # (only on allocations without start and stop messages: after a stop they would be care
+    # declared after the stop, which the generator plants on purpose elsewhere)
+    ended = alloc_first.join(base.select("aid", "end_eff", "start", "messages"), on="aid").filter(
+        (pl.col("end_eff") >= 0) & ~pl.col("messages")).sort("aid")
     pick_out = ended.filter(pl.Series(np.random.default_rng([seed, 31]).random(ended.height) < 0.006))
     after = pick_out.filter(pl.int_range(pl.len()) % 3 != 0)
     before = pick_out.filter(pl.int_range(pl.len()) % 3 == 0)
@@ -961,9 +1078,9 @@ def _care_events(seed: int, base: pl.DataFrame, u_alloc: np.ndarray, providers: 
     a = base.filter(~pl.col("deleted") & (pl.col("start") <= as_of_day))
     n = a.height
     used = u_alloc[a["aid"].to_numpy()] > 0
-    has_start = used & (rng.random(n) < 0.92)
+    has_start = used & a["messages"].to_numpy()
     start = a["start"].to_numpy()
-    end = a["end_eff"].to_numpy()
+    end = a["care_end"].to_numpy()  # the day care ended (its allocation may end later, or never)
     real_start = np.minimum(start + rng.integers(0, 8, n), as_of_day)
     real_start = np.where((end >= 0) & (real_start > end), start, real_start)
     law = T_LAW[a["tmpl"].to_numpy()]
@@ -1002,7 +1119,9 @@ def _care_events(seed: int, base: pl.DataFrame, u_alloc: np.ndarray, providers: 
     ]
     evs = pl.concat(parts).join(base.select("aid", "muni", "law", "allocation_number", "provider", "bsn"), on="aid")
     evs = evs.with_columns(pl.when(pl.col("event") == "stop").then(pl.col("e")).otherwise(pl.col("s")).alias("event_day"))
-    evs = evs.filter(pl.col("event_day") <= as_of_day).sort("muni", "event_day", "aid", "order")
+    # messages are exported from the window on, like the declarations
+    evs = evs.filter((pl.col("event_day") <= as_of_day) & (pl.col("event_day") >= day_number(DATA_START))).sort(
+        "muni", "event_day", "aid", "order")
     muni_codes = [m[0] for m in MUNICIPALITIES]
     return pl.DataFrame({
         "municipality_code": _take(muni_codes, evs["muni"].to_numpy()),
@@ -1087,20 +1206,35 @@ def _zvw(seed: int, scale: float, as_of: date, zprov: pl.DataFrame, bsns_shared:
     # contracts: most providers with every insurer
     contract = rng.random((n_prov, len(INSURERS))) < np.where(rng.random(n_prov) < 0.6, 1.0, 0.55)[:, None]
     contract[np.arange(n_prov), rng.integers(0, len(INSURERS), n_prov)] = True
-    # clients
+    # care episodes, one per client: a stationary inflow since ZVW_HISTORY_MONTHS before the
+    # window (growing per insurer, more in winter); 60% short episodes (mean 2.5 months), 40% long
+    # ones (mean 14 months); the clients whose care reaches the window are used
     bsns = np.concatenate([bsns_shared, bsns_own])
     n = len(bsns)
     share = np.array([i[1] for i in INSURERS])
-    ins = rng.choice(len(INSURERS), n, p=share)
+    growth = np.array([INSURER_GROWTH[i[0]] for i in INSURERS])
+    p_cell, months = _inflow_cells(share, growth, ZVW_SEASON_INFLOW, -ZVW_HISTORY_MONTHS)
+
+    def episodes(r: np.random.Generator, k: int):
+        cell = r.choice(len(p_cell), k, p=p_cell)
+        long = r.random(k) < 0.4
+        dur = np.minimum(np.where(long, r.geometric(1 / 14, k), r.geometric(1 / 2.5, k)), ZVW_HISTORY_MONTHS - 1)
+        m0_ = months[cell % len(months)]
+        return cell // len(months), m0_, dur, m0_ + dur - 1 >= 0
+
+    kept_share = episodes(np.random.default_rng([seed, 72]), 20_000)[3].mean()
+    ins, m0, dur, kept = episodes(rng, int(n / kept_share * 1.05) + 50)
+    take = np.flatnonzero(kept)[:n]
+    ins, m0, dur = ins[take], m0[take], dur[take]
+    n = len(take)
+    bsns = bsns[:n]
     pw = zprov["weight"].to_numpy()
     prov = np.zeros(n, np.int64)
     for j in range(len(INSURERS)):
         ids = np.flatnonzero(contract[:, j])
         mask = ins == j
         prov[mask] = rng.choice(ids, mask.sum(), p=pw[ids] / pw[ids].sum())
-    # care episodes: start month -6..23, duration 1..24 months (geometric-ish)
-    m0 = rng.integers(-6, 24, n)
-    dur = np.minimum(rng.geometric(1 / 7, n), 24)
+    # months with care in the window (earlier months were never exported)
     m1 = np.minimum(m0 + dur - 1, 23)
     m0c = np.maximum(m0, 0)
     nm = np.maximum(m1 - m0c + 1, 0)
@@ -1110,7 +1244,7 @@ def _zvw(seed: int, scale: float, as_of: date, zprov: pl.DataFrame, bsns_shared:
     last = mi == (m0 + dur - 1)[row]
     hours_mean = zprov["hours_mean"].to_numpy()[prov[row]]
     frac = np.where(first | last, rng.uniform(0.3, 0.9, len(row)), 1.0)
-    hours = hours_mean * np.exp(rng.normal(-0.08, 0.4, len(row))) * frac
+    hours = hours_mean * np.exp(rng.normal(-0.08, 0.4, len(row))) * frac * ZVW_SEASON_HOURS[mi % 12]
     integral = zprov["integral"].to_numpy()[prov[row]]
     weekly = zprov["weekly_lines"].to_numpy()[prov[row]]
     # prestations: integral providers declare 1002; the others split 1003/1004 (some 1005)
@@ -1155,6 +1289,10 @@ def _zvw(seed: int, scale: float, as_of: date, zprov: pl.DataFrame, bsns_shared:
     nz = zl.height
     rl = rng.random(nz)
     lag_days = np.where(rl < 0.70, rng.integers(5, 26, nz), np.where(rl < 0.95, rng.integers(26, 95, nz), rng.integers(95, 185, nz)))
+    # providers late by habit submit most lines two to six months after the care
+    late = zprov["late"].to_numpy()[zl["prov"].to_numpy()]
+    lag_late = np.where(rl < 0.25, rng.integers(5, 26, nz), np.where(rl < 0.60, rng.integers(60, 121, nz), rng.integers(121, 201, nz)))
+    lag_days = np.where(late, lag_late, lag_days)
     sub_sec = (zl["s_end"].to_numpy() + lag_days) * 86400 + rng.integers(6 * 3600, 22 * 3600, nz)
     status_r = rng.random(nz)
     zl = zl.with_columns(
@@ -1234,33 +1372,43 @@ def _products_frame() -> pl.DataFrame:
                                                 "valid_to": pl.Date})
 
 
-def _budgets_frame(all_lines: pl.DataFrame) -> pl.DataFrame:
-    """Budgets per municipality × year × law (and a few categories), sized on the full year."""
+def _budgets_frame(all_lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Budgets per municipality × year × law (and a few categories), sized on the full year.
+
+    Returns the budgets and their truth: the full-year outcome the generator produced (approved
+    net amount of the lines with service in the year: 2025 complete, 2026 as planned to December)
+    and whether the budget was set to be overspent.
+    """
     muni_codes = [m[0] for m in MUNICIPALITIES]
     d = all_lines.filter(pl.col("code") == "").with_columns(
         pl.col("muni").cast(pl.Int64),
         (pl.col("mi").cast(pl.Int64) // 12 + 2025).alias("year"),
         pl.when(pl.col("dc") == "C").then(-pl.col("amount_out")).otherwise(pl.col("amount_out")).alias("net"),
     )
-    factor = pl.DataFrame({"muni": list(range(len(muni_codes))),
-                           "factor": [BUDGET_FACTOR[c] for c in muni_codes]})
-    whole = d.group_by("muni", "year", "law").agg(pl.col("net").sum()).join(factor, on="muni").with_columns(
+    factor = pl.DataFrame([(i, law, BUDGET_FACTOR[c][law]) for i, c in enumerate(muni_codes) for law in ("wmo", "jeugd")],
+                          schema={"muni": pl.Int64, "law": pl.String, "factor": pl.Float64}, orient="row")
+    whole = d.group_by("muni", "year", "law").agg(pl.col("net").sum()).join(factor, on=["muni", "law"]).with_columns(
         pl.lit(None, pl.String).alias("product_category"))
-    cat_sel = pl.DataFrame({"muni": [0, 3, 5, 1], "category": ["01", "01", "45", "45"],
-                            "cat_factor": [0.95, 1.08, 0.90, 1.10]})
+    cat_sel = pl.DataFrame(CATEGORY_BUDGETS, schema={"muni": pl.Int64, "law": pl.String, "category": pl.String,
+                                                     "cat_factor": pl.Float64}, orient="row")
     cats = d.group_by("muni", "year", "law", "category").agg(pl.col("net").sum()).join(
-        cat_sel, on=["muni", "category"]).select(
+        cat_sel, on=["muni", "law", "category"]).select(
         "muni", "year", "law", "net", pl.col("cat_factor").alias("factor"), pl.col("category").alias("product_category"))
     b = pl.concat([whole.select(cats.columns), cats]).with_columns(
         ((pl.col("net") * pl.col("factor") / 100 / 1000).round(0) * 1000).alias("budget_eur")
     ).sort("muni", "year", "law", "product_category", nulls_last=False)
-    return pl.DataFrame({
+    budgets = pl.DataFrame({
         "municipality_code": _take(muni_codes, b["muni"].to_numpy()),
         "year": b["year"].cast(pl.Int64),
         "law": b["law"],
         "product_category": b["product_category"],
         "budget_eur": b["budget_eur"],
     })
+    truth = budgets.with_columns((b["net"] / 100).round(2).alias("outcome_eur")).with_columns(
+        (pl.col("outcome_eur") / pl.col("budget_eur")).round(4).alias("outcome_share"),
+        pl.when(pl.col("outcome_eur") > pl.col("budget_eur")).then(pl.lit("over")).otherwise(pl.lit("within"))
+        .alias("planted"))
+    return budgets, truth
 
 
 def _ceilings_frame(seed: int, zl: pl.DataFrame, zprov: pl.DataFrame, contract: np.ndarray,
@@ -1272,12 +1420,21 @@ def _ceilings_frame(seed: int, zl: pl.DataFrame, zprov: pl.DataFrame, contract: 
         (pl.col("mi") // 12 + 2025).alias("year"),
         pl.when(pl.col("dc") == "C").then(-pl.col("amount")).otherwise(pl.col("amount")).alias("net"),
     ).group_by("ins", "prov", "year").agg(pl.col("net").sum()).sort("ins", "prov", "year")
-    group = zprov["ceiling_group"].to_numpy()[full["prov"].to_numpy()]
+    # planted per year: a handful of contracts over their ceiling, some close to it, the rest
+    # clearly within (the factor is ceiling ÷ the year's full outcome as generated)
     nf = full.height
-    factor = np.where(group == "reach", rng.uniform(0.62, 0.78, nf),
-                      np.where(group == "tight", rng.uniform(0.86, 0.98, nf), rng.uniform(1.06, 1.3, nf)))
-    settle = zprov["settle"].to_numpy()[full["prov"].to_numpy()]
     year = full["year"].to_numpy()
+    planted = np.full(nf, "within", dtype="<U6")
+    for y in (2025, 2026):  # two years
+        ids = rng.permutation(np.flatnonzero(year == y))
+        k_over = max(2, round(CEILING_OVER_SHARE * len(ids)))
+        k_near = max(2, round(CEILING_NEAR_SHARE * len(ids)))
+        planted[ids[:k_over]] = "over"
+        planted[ids[k_over:k_over + k_near]] = "near"
+    lo = np.select([planted == k for k in CEILING_FACTORS], [v[0] for v in CEILING_FACTORS.values()])
+    hi = np.select([planted == k for k in CEILING_FACTORS], [v[1] for v in CEILING_FACTORS.values()])
+    factor = rng.uniform(lo, hi)
+    settle = zprov["settle"].to_numpy()[full["prov"].to_numpy()]
     zc = pl.DataFrame({
         "payer_code": _take(ins_codes, full["ins"].to_numpy()),
         "provider_agb": zprov["provider_agb"].gather(full["prov"].to_numpy()),
@@ -1288,14 +1445,15 @@ def _ceilings_frame(seed: int, zl: pl.DataFrame, zprov: pl.DataFrame, contract: 
         "increase_request_deadline": _dates(np.where(year == 2026, day_number(date(2026, 9, 1)),
                                                      day_number(date(2025, 9, 1))), "increase_request_deadline"),
     })
-    # municipal budget ceilings for the four largest Wmo providers in their largest municipality
-    d = wmo_lines.filter((pl.col("code") == "") & (pl.col("law") == "wmo")).with_columns(
+    # municipal budget ceilings for the four largest providers in their largest municipality (the
+    # pipeline counts the lines of both laws against them)
+    d = wmo_lines.filter(pl.col("code") == "").with_columns(
         (pl.col("mi") // 12 + 2025).alias("year"),
         pl.when(pl.col("dc") == "C").then(-pl.col("amount_out")).otherwise(pl.col("amount_out")).alias("net"))
     top = d.group_by("provider", "muni").agg(pl.col("net").sum()).sort("net", "provider", "muni", descending=True).head(4)
     mc = d.join(top.select("provider", "muni"), on=["provider", "muni"]).group_by("provider", "muni", "year").agg(
         pl.col("net").sum()).sort("provider", "muni", "year")
-    mf = np.where(mc["provider"].to_numpy() % 2 == 0, 0.9, 1.1)
+    mf = np.where(mc["provider"].to_numpy() % 2 == 0, 0.90, 1.15)  # even provider index: over its ceiling
     muni_codes = [m[0] for m in MUNICIPALITIES]
     mcf = pl.DataFrame({
         "payer_code": _take(muni_codes, mc["muni"].to_numpy()),
@@ -1306,7 +1464,13 @@ def _ceilings_frame(seed: int, zl: pl.DataFrame, zprov: pl.DataFrame, contract: 
         "policy": np.where(mf < 1, "stop_payment", "settle"),
         "increase_request_deadline": pl.Series([None] * mc.height, dtype=pl.Date),
     })
-    return pl.concat([zc, mcf])
+    ceilings = pl.concat([zc, mcf])
+    outcome = np.concatenate([full["net"].to_numpy(), mc["net"].to_numpy()]) / 100
+    truth = ceilings.select("payer_code", "provider_agb", "year", "ceiling_eur", "policy").with_columns(
+        pl.Series("outcome_eur", np.round(outcome, 2)),
+        pl.Series("planted", np.concatenate([planted, np.where(mf < 1, "over", "within")])),
+    ).with_columns((pl.col("outcome_eur") / pl.col("ceiling_eur")).round(4).alias("outcome_share"))
+    return ceilings, truth
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1396,16 +1560,20 @@ def build_frames(seed: int = 42, scale: float = 1.0, as_of: date = date(2026, 10
         raise ValueError("scale must be positive")
     providers = _providers(seed)
     zprov = _zvw_providers(seed)
-    n_clients = max(60, round(BASE_CLIENTS * scale))
+    base = _allocations(seed, scale, providers)
+    n_clients = int(base["client"].max()) + 1
     n_zvw = max(30, round(BASE_ZVW_CLIENTS * scale))
     n_zvw_shared = int(n_zvw * 0.4)
     pool = bsn_pool(n_clients + n_zvw - n_zvw_shared)
     client_bsns = pool[:n_clients]
-    base, versions, _, client_law, _ = _allocations(seed, scale, as_of, providers, client_bsns)
+    base = base.with_columns(pl.Series("bsn", client_bsns[base["client"].to_numpy()]),
+                             pl.col("care_end").alias("line_end"))
+    client_law = base.group_by("client").agg(pl.col("law").first()).sort("client")["law"].to_numpy()
+    versions = _versions(base, as_of)
     all_lines, u_alloc = _build_declarations(seed, base, providers, as_of)
     # size the reference tables on the full years (uncut lines), then free those lines
-    budgets = _budgets_frame(all_lines)
-    wmo_amounts = all_lines.filter((pl.col("code") == "") & (pl.col("law") == "wmo")).select(
+    budgets, budget_truth = _budgets_frame(all_lines)
+    wmo_amounts = all_lines.filter(pl.col("code") == "").select(
         "provider", "muni", "law", "mi", "dc", "code", "amount_out")
     holder = {"lines": all_lines}
     del all_lines
@@ -1420,6 +1588,7 @@ def build_frames(seed: int = 42, scale: float = 1.0, as_of: date = date(2026, 10
     wmo_clients = np.flatnonzero(client_law == "wmo")
     shared = np.random.default_rng([seed, 71]).choice(wmo_clients, min(n_zvw_shared, len(wmo_clients)), replace=False)
     zl, contract = _zvw(seed, scale, as_of, zprov, client_bsns[np.sort(shared)], pool[n_clients:])
+    ceilings, ceiling_truth = _ceilings_frame(seed, zl, zprov, contract, wmo_amounts, providers)
     frames = {
         "allocations": _allocations_frame(versions, providers).sort("municipality_code", "decided_on", "allocation_number"),
         "declarations": decl,
@@ -1428,7 +1597,7 @@ def build_frames(seed: int = 42, scale: float = 1.0, as_of: date = date(2026, 10
         "zvw_declarations": _zvw_frame(zl, zprov, as_of),
         "delivered_hours": delivered_hours,
         "products": _products_frame(),
-        "ceilings": _ceilings_frame(seed, zl, zprov, contract, wmo_amounts, providers),
+        "ceilings": ceilings,
         "budgets": budgets,
     }
     del zl, versions, base
@@ -1563,7 +1732,8 @@ def write_xml(xml: dict[str, pl.DataFrame], folder: Path) -> list[Path]:
 
     paths: list[Path] = []
     # message ids are unique per sender, so each provider's messages are written on their own
-    agbs = xml["declarations"]["provider_agb"].unique().sort().to_list()
+    # (every provider of any XML kind: one with allocations but no declarations yet included)
+    agbs = pl.concat([frame.select("provider_agb") for frame in xml.values()])["provider_agb"].unique().sort().to_list()
     for agb, law in ((a, law) for a in agbs for law in ("wmo", "jeugd")):
         part = {kind: frame.filter((pl.col("law") == law) & (pl.col("provider_agb") == agb))
                 for kind, frame in xml.items()}
@@ -1589,8 +1759,11 @@ def write_frames(frames: dict[str, pl.DataFrame], out_dir: Path) -> dict[str, li
     for path in write_xml(xml, inbox / "iwmo"):
         add("iwmo", path)
 
-    # allocations: one file per municipality per month of decided_on (one municipality as XLSX)
-    alloc = frames["allocations"].with_columns(_month_key(pl.col("decided_on")).alias("_m"))
+    # allocations: one file per municipality per month of decided_on (one municipality as XLSX);
+    # what was decided before the window comes in one first-load file per municipality
+    alloc = frames["allocations"].with_columns(
+        pl.when(pl.col("decided_on") < datetime.combine(DATA_START, datetime.min.time())).then(pl.lit("initial"))
+        .otherwise(_month_key(pl.col("decided_on"))).alias("_m"))
     for (muni, month), part in _partitions(alloc, ["municipality_code", "_m"]):
         part = part.drop("_m").select(COLUMNS["allocations"])
         if muni == XLSX_MUNICIPALITY:
@@ -1671,9 +1844,12 @@ This folder was written by `python -m pipeline.demo`. Everything in it is invent
 exports that a Dutch municipal region (six municipalities) and three health insurers hand to their
 controllers, for testing and demonstrating the pipeline. Do not treat any figure as real.
 
-inbox/allocations/       toewijzingen, one file per municipality per month of decided_on
-                         ({XLSX_MUNICIPALITY} as Excel, the others as CSV)
-inbox/declarations/      declaration lines, one file per municipality per month of declared_on
+inbox/allocations/       toewijzingen, one file per municipality per month of decided_on from
+                         {DATA_START:%B %Y}, and one first-load file per municipality (_initial) with
+                         every version decided before: allocations that started up to four years
+                         before the declarations begin ({XLSX_MUNICIPALITY} as Excel, the others as CSV)
+inbox/declarations/      declaration lines, one file per municipality per month of declared_on;
+                         service months from {DATA_START:%B %Y} on (the observation window)
                          ({DUTCH_MUNICIPALITY}: Dutch-style export, cp1252, ';', decimal comma, dd-mm-jjjj,
                          profile pipeline/profiles/gemeente_nl.yaml; {PARQUET_MUNICIPALITY}: Parquet, all text)
 inbox/answers/           325 content: rejected lines and one declaration-level row per answer

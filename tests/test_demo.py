@@ -251,8 +251,9 @@ def test_no_date_after_as_of(out):
 
 
 def test_amounts_volumes_and_credits(out):
+    # (Float64: the XML reader gives unit-83 volumes as euros with two decimals, "541.00")
     decl = read_kind(out, "declarations").with_columns(
-        pl.col("volume").cast(pl.Int64), pl.col("tariff_eur").cast(pl.Float64), pl.col("amount_eur").cast(pl.Float64))
+        pl.col("volume").cast(pl.Float64), pl.col("tariff_eur").cast(pl.Float64), pl.col("amount_eur").cast(pl.Float64))
     bad = pl.read_csv(out / "bad_rows.csv", infer_schema=False)
     ok = decl.filter(~pl.col("reference_number").is_in(bad["reference_number"].implode()))
     assert (ok["volume"] > 0).all()
