@@ -881,7 +881,7 @@ def test_legacy_line_crossing_months_is_split_pro_rata():
 # §14 forecast history ------------------------------------------------------------------------------
 
 def test_forecast_history_is_the_same_sql_at_every_month_end_with_its_error():
-    from pipeline.assets.forecast_history import build_forecast_history, month_ends
+    from pipeline.assets.forecast_history import _input_tables, build_forecast_history, history_models, month_ends
 
     conn = duckdb.connect()
     # insurer 3311, provider P: €1,000 a month January–June 2025, €1,200 July–December, each declared
@@ -895,12 +895,16 @@ def test_forecast_history_is_the_same_sql_at_every_month_end_with_its_error():
                       "budget_eur": 5000}])
     as_of = D(2026, 3, 31)
     settings = MetricSettings()
+    for table in _input_tables(history_models()):  # staging models derived from the tables above
+        schema, name = table.split(".")
+        if schema == "staging" and name not in STAGING_COLUMNS:
+            build_table(conn, schema, name, settings.sql_params(as_of))
     names = ("payer_lines", "chain_ladder", "ceiling_position", "allocation_month_maxima", "allocation_months",
              "allocation_commitments", "budget_exhaustion")
     build(conn, as_of, *names)
     assert month_ends(as_of)[0] == D(2025, 1, 31) and month_ends(as_of)[-1] == as_of
     assert len(month_ends(as_of)) == 15  # January 2025 … February 2026, and as_of
-    assert build_forecast_history(conn, settings, as_of) > 0
+    assert build_forecast_history(conn, settings, as_of)[1] == 15
     hist = by(rows(conn, "select * from marts.forecast_history where scope = 'ceiling'"), "forecast_as_of")
     assert len(hist) == 15
 
@@ -937,3 +941,25 @@ def test_forecast_history_is_the_same_sql_at_every_month_end_with_its_error():
     assert bj["alert"] == "ok"
     assert_one_row_per_key(conn, "forecast_history", ("scope", "payer_code", "provider_agb", "law",
                                                       "product_category", "year", "forecast_as_of"))
+
+    # kept: a second build computes only as_of (the published marts); a line of September corrected
+    # afterwards changes the month ends from its earliest date (service 10 September) on: September …
+    # February and as_of, 7 of 15, and the rows come out as a full computation gives them
+    build(conn, as_of, *names)
+    before = rows(conn, "select * from marts.forecast_history order by all")
+    assert build_forecast_history(conn, settings, as_of)[1] == 1
+    assert rows(conn, "select * from marts.forecast_history order by all") == before
+    conn.execute("update staging.zvw_lines set amount_eur = 1500, net_amount_eur = 1500 "
+                 "where service_start = '2025-09-10'")
+    build(conn, as_of, *names)
+    assert build_forecast_history(conn, settings, as_of)[1] == 7
+    after = by(rows(conn, "select * from marts.forecast_history where scope = 'ceiling'"), "forecast_as_of")
+    # realised 9,900; projected 9,900 + 3 × (1,200 + 1,200 + 1,500) / 3 = 13,800
+    assert float(after[D(2025, 9, 30)]["projected_eur"]) == 13800
+    assert after[D(2025, 6, 30)] == {**june, "outcome_eur": after[D(2025, 6, 30)]["outcome_eur"],
+                                     "error_eur": after[D(2025, 6, 30)]["error_eur"],
+                                     "abs_pct_error": after[D(2025, 6, 30)]["abs_pct_error"]}
+    assert float(after[D(2025, 6, 30)]["outcome_eur"]) == 13500
+    conn.execute("drop table meta.forecast_projections")
+    assert build_forecast_history(conn, settings, as_of)[1] == 15
+    assert by(rows(conn, "select * from marts.forecast_history where scope = 'ceiling'"), "forecast_as_of") == after

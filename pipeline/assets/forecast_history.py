@@ -11,6 +11,7 @@ over the month ends (at most 23).
 
 
 import datetime as dt
+import hashlib
 import re
 
 import dagster as dg
@@ -142,21 +143,87 @@ from category_years
 """
 
 
-def build_forecast_history(conn, settings: MetricSettings, as_of: dt.date) -> int:
-    """Build marts.forecast_history for ``as_of``; return its row count."""
+def _input_tables(models: list[str]) -> list[str]:
+    """The staging and raw tables that the rebuilt marts read."""
+    refs = {f"{s}.{n}" for name in models for s, n in TABLE_REF.findall(sql_text("marts", name)) if s != "marts"}
+    return sorted(refs)
+
+
+def input_fingerprints(conn, models: list[str], ends: list[dt.date], settings: MetricSettings) -> dict[dt.date, str]:
+    """Per month end t, a digest of everything a projection at t can read.
+
+    A row enters the digest of every t on or after the earliest of its dates (an as-of filter keeps
+    a row only when one of its dates lies on or before t, so a row whose dates all lie after t
+    cannot change the projection at t); a table without dates enters every digest whole. The row
+    hash covers all columns, so a later answer to an old line changes the digests from that line's
+    date on: conservative, never stale. With the SQL texts and the settings in it, an unchanged
+    digest means the projection at t would come out the same, and it is kept.
+    """
+    code = "\n".join([MACROS, _PROJECTION_ROWS, *(sql_text("marts", n) for n in models)])
+    setting_text = repr(sorted((k, str(v)) for k, v in settings.sql_params(ends[-1]).items() if k != "as_of"))
+    parts: dict[dt.date, list[str]] = {t: [hashlib.sha256((code + setting_text).encode()).hexdigest()] for t in ends}
+    conn.execute("create or replace temp table _ends as select unnest(cast(? as date[])) as t", [ends])
+    for table in _input_tables(models):
+        schema, name = table.split(".")
+        dates = [r[0] for r in conn.execute(
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
+            "and data_type in ('DATE', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE') order by column_index",
+            [schema, name]).fetchall()]
+        first = f"least({', '.join(f'cast({d} as date)' for d in dates)})" if dates else "cast(null as date)"
+        rows = conn.execute(f"""
+            with days as (
+                select coalesce({first}, date '0001-01-01') as day, bit_xor(hash(src)) as x, count(*) as n
+                from {table} as src group by all
+            ),
+            running as (
+                select day,
+                       bit_xor(x) over (order by day rows between unbounded preceding and current row) as x,
+                       sum(n) over (order by day rows between unbounded preceding and current row) as n
+                from days
+            )
+            select _ends.t, running.x, running.n
+            from _ends asof left join running on _ends.t >= running.day
+        """).fetchall()
+        for t, x, n in rows:
+            parts[t].append(f"{table}:{x}:{n}")
+    conn.execute("drop table _ends")
+    return {t: hashlib.sha256("|".join(p).encode()).hexdigest() for t, p in parts.items()}
+
+
+def build_forecast_history(conn, settings: MetricSettings, as_of: dt.date) -> tuple[int, int]:
+    """Build marts.forecast_history for ``as_of``; return its row count and the month ends rebuilt.
+
+    The projections of earlier month ends are kept in ``meta.forecast_projections`` with the digest
+    of their inputs (``input_fingerprints``); a month end is computed again only when its digest
+    changed, so a monthly refresh computes the new month end (and any whose data was corrected).
+    """
     models = history_models()
     rebuilt = set(models)
+    ends = month_ends(as_of)
     conn.execute(MACROS)
+    conn.execute("create schema if not exists meta")
+    first = _PROJECTION_ROWS.format(schema="marts").replace("$t", "$as_of")
+    shape = [r[0] for r in conn.execute(f"describe select cast(null as varchar) as fingerprint, * from ({first})",
+                                        used_params(first, settings.sql_params(as_of))).fetchall()]
+    kept_shape = [r[0] for r in conn.execute(
+        "select column_name from duckdb_columns() where schema_name = 'meta' "
+        "and table_name = 'forecast_projections' order by column_index").fetchall()]
+    if kept_shape and kept_shape != shape:  # written by another version: start again
+        conn.execute("drop table meta.forecast_projections")
+    conn.execute(
+        f"create table if not exists meta.forecast_projections as "
+        f"select cast(null as varchar) as fingerprint, * from ({first}) limit 0",
+        used_params(first, settings.sql_params(as_of)),
+    )
+    digests = input_fingerprints(conn, models, ends, settings)
+    kept = dict(conn.execute("select distinct forecast_as_of, fingerprint from meta.forecast_projections").fetchall())
+    todo = [t for t in ends if t == as_of or kept.get(t) != digests[t]]
+    conn.execute("delete from meta.forecast_projections where forecast_as_of not in (select unnest(cast(? as date[])))"
+                 " or forecast_as_of in (select unnest(cast(? as date[])))", [ends, todo])
     conn.execute(f"drop schema if exists {SCRATCH} cascade")
     conn.execute(f"create schema {SCRATCH}")
-    conn.execute(
-        "create or replace temp table _projections as "
-        + _PROJECTION_ROWS.format(schema="marts").replace("$t", "$as_of")
-        + " limit 0",
-        used_params(_PROJECTION_ROWS.replace("$t", "$as_of"), settings.sql_params(as_of)),
-    )
     try:
-        for t in month_ends(as_of):
+        for t in todo:
             params = settings.sql_params(t)
             schema = "marts"
             if t != as_of:  # the published marts are the projection at as_of
@@ -165,7 +232,11 @@ def build_forecast_history(conn, settings: MetricSettings, as_of: dt.date) -> in
                     text = _scratch_text(name, rebuilt)
                     conn.execute(f"create or replace table {SCRATCH}.{name} as {text}", used_params(text, params))
             rows = _PROJECTION_ROWS.format(schema=schema)
-            conn.execute(f"insert into _projections by name {rows}", used_params(rows, {**params, "t": t}))
+            conn.execute(
+                f"insert into meta.forecast_projections by name "
+                f"select cast($fingerprint as varchar) as fingerprint, * from ({rows})",
+                {**used_params(rows, {**params, "t": t}), "fingerprint": digests[t]},
+            )
     finally:
         conn.execute(f"drop schema if exists {SCRATCH} cascade")
 
@@ -184,7 +255,7 @@ def build_forecast_history(conn, settings: MetricSettings, as_of: dt.date) -> in
             cast(round(p.projected_eur - o.outcome_eur, 2) as decimal(18, 2)) as error_eur,
             abs(p.projected_eur - o.outcome_eur) / nullif(abs(o.outcome_eur), 0) as abs_pct_error,
             o.outcome_eur > p.limit_eur as outcome_over_limit
-        from _projections as p
+        from meta.forecast_projections as p
         left join outcomes as o
             on o.scope = p.scope
             and o.payer_kind = p.payer_kind
@@ -197,8 +268,7 @@ def build_forecast_history(conn, settings: MetricSettings, as_of: dt.date) -> in
         """,
         used_params(_OUTCOMES, settings.sql_params(as_of)),
     )
-    conn.execute("drop table _projections")
-    return fetch_one(conn, "select count(*) from marts.forecast_history")[0]
+    return fetch_one(conn, "select count(*) from marts.forecast_history")[0], len(todo)
 
 
 @dg.asset(
@@ -213,16 +283,18 @@ def build_forecast_history(conn, settings: MetricSettings, as_of: dt.date) -> in
 def forecast_history(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: MetricSettings) -> dg.MaterializeResult:
     with warehouse.connect() as conn:
         as_of = resolve_as_of(conn, settings)
-        rows = build_forecast_history(conn, settings, as_of)
+        rows, computed = build_forecast_history(conn, settings, as_of)
         preview = conn.sql(
             "select scope, year, forecast_as_of, count(*) as rows, median(abs_pct_error) as median_ape "
             "from marts.forecast_history group by all order by all"
         ).pl()
-    context.log.info(f"forecast_history: {rows} rows, {len(month_ends(as_of))} month ends up to {as_of}")
+    context.log.info(f"forecast_history: {rows} rows, {len(month_ends(as_of))} month ends up to {as_of}, "
+                     f"{computed} computed (the others' inputs are unchanged)")
     return dg.MaterializeResult(metadata={
         "table": "marts.forecast_history",
         "dagster/row_count": dg.MetadataValue.int(rows),
         "as_of": str(as_of),
         "month_ends": dg.MetadataValue.int(len(month_ends(as_of))),
+        "month_ends_computed": dg.MetadataValue.int(computed),
         "preview": dg.MetadataValue.text(str(preview)),
     })
