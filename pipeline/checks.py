@@ -10,6 +10,7 @@ import pandera.polars as pa
 import polars as pl
 
 from pipeline.resources import Warehouse
+from pipeline.settings import MetricSettings
 from pipeline.schemas import INBOX_KINDS, MODELS, REFERENCE_KINDS, dtypes
 from pipeline.sql import fetch_one
 
@@ -135,11 +136,79 @@ def _schema_holds(kind: str) -> dg.AssetChecksDefinition:
     return _asset_check
 
 
-raw_checks = [_reconciliation(kind) for kind in (*INBOX_KINDS, *REFERENCE_KINDS)] + [
+
+AS_OF_NOTE_DDL = """
+create schema if not exists meta;
+create table if not exists meta.as_of_note (
+    as_of date, first_data_day date, last_data_day date, outside boolean,
+    note_nl varchar, note_en varchar, checked_at timestamp)"""
+
+
+def as_of_note(as_of, first_day, last_day) -> tuple[str, str] | None:
+    """Dutch and English note when as_of lies outside the months with data, else None."""
+    if first_day is None or last_day is None:
+        return ("Er zijn nog geen declaratieregels geladen; de cijfers zijn leeg.",
+                "No declaration lines are loaded yet; the figures are empty.")
+    if as_of < first_day:
+        return (f"De rapportagedatum {as_of} ligt vóór de eerste gegevens ({first_day}): de cijfers zijn leeg.",
+                f"The reporting date {as_of} lies before the first data ({first_day}): the figures are empty.")
+    if as_of.replace(day=1) > last_day.replace(day=28) and (as_of - last_day).days > 62:
+        return (f"De rapportagedatum {as_of} ligt ver na de laatste gegevens ({last_day}): "
+                "latere maanden zijn leeg, niet nul.",
+                f"The reporting date {as_of} lies far after the last data ({last_day}): "
+                "later months are empty, not zero.")
+    return None
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["staging", "declaration_lines"]), name="as_of_within_data", blocking=False,
+    description="The reporting date (setting as_of) lies within the data: not before the first declared "
+    "line and not more than two months after the last. Outside, the run warns and meta.as_of_note keeps "
+    "a note (Dutch and English) for the reports.",
+)
+def as_of_within_data(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
+                      settings: MetricSettings) -> dg.AssetCheckResult:
+    with warehouse.connect() as conn:
+        first_day, last_day = fetch_one(conn, """
+            select min(d0), max(d1) from (
+                select min(declared_on) as d0, max(declared_on) as d1 from staging.declaration_lines
+                union all select min(cast(submitted_on as date)), max(cast(submitted_on as date)) from staging.zvw_lines)""")
+        as_of = settings.as_of_date(last_day)
+        note = as_of_note(as_of, first_day, last_day)
+        conn.execute(AS_OF_NOTE_DDL)
+        conn.execute("delete from meta.as_of_note")
+        conn.execute("insert into meta.as_of_note values (?, ?, ?, ?, ?, ?, now())",
+                     [as_of, first_day, last_day, note is not None, *(note or (None, None))])
+    if note:
+        context.log.warning(note[1])
+    return dg.AssetCheckResult(
+        passed=note is None, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"as_of": str(as_of), "first_data_day": str(first_day), "last_data_day": str(last_day),
+                  "note": note[1] if note else "none"})
+
+
+def _amounts_match(kind: str) -> dg.AssetChecksDefinition:
+    expected = ("volume * tariff_eur" if kind == "declarations" else "minutes / 60 * tariff_eur")
+    alternative = (" and (unit <> '01' or abs(amount_eur - volume / 60 * tariff_eur) > 0.02)"
+                   if kind == "declarations" else "")
+    return _check(
+        ["raw", kind], "amount_matches_volume",
+        "amount = volume x tariff within rounding, as the iWmo standard requires (minutes priced per minute "
+        "or per hour). Gross mismatches (a misread column) are quarantined as amount_mismatch; the lines "
+        "listed here load (municipalities reject them with 0611/9346) and are flagged.",
+        f"select source_file, source_row, amount_eur, round({expected}, 2) as expected_eur from raw.{kind} "
+        f"where tariff_eur is not null and abs(amount_eur - {expected}) > 0.02{alternative} "
+        "order by source_file, source_row",
+        blocking=False, severity=dg.AssetCheckSeverity.WARN)
+
+
+raw_checks = [_amounts_match("declarations"), _amounts_match("zvw_declarations")] + [
+    _reconciliation(kind) for kind in (*INBOX_KINDS, *REFERENCE_KINDS)] + [
     _schema_holds(kind) for kind in (*INBOX_KINDS, *REFERENCE_KINDS)
 ]
 
 staging_checks = [
+    as_of_within_data,
     _unique(["staging", "allocations"], "municipality_code, law, allocation_number"),
     _unique(["staging", "declaration_lines"], "provider_agb, law, reference_number"),
     _check(["staging", "declaration_lines"], "lines_have_allocation",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from contextlib import contextmanager
@@ -10,18 +11,88 @@ from typing import Iterator
 
 import dagster as dg
 import duckdb
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from pipeline.paths import data_dir
 
 
+class WarehouseBusy(RuntimeError):
+    """Another run holds the warehouse."""
+
+
+class RunLock:
+    """An OS lock on ``<database>.run-lock``, held by a run from its start to its end.
+
+    DuckDB's own lock lasts one connection, and a run opens one per step: two command-line runs
+    (``max_concurrent_runs`` does not apply to them) would otherwise take turns between steps and
+    break each other halfway. ``flock`` is released by the OS when the holder dies, so a killed
+    run never leaves a stale lock; the file keeps the holder's PID and start time for the message.
+    """
+
+    def __init__(self, database: str):
+        self.path = Path(f"{database}.run-lock")
+        self._handle = None
+
+    def acquire(self, wait_seconds: float = 0.0) -> None:
+        import fcntl
+        import time
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    handle.close()
+                    raise WarehouseBusy(
+                        f"The warehouse {self.path.with_suffix('')} is in use by another run ({holder}); "
+                        "this run stopped before touching anything. Wait for that run to finish (or stop "
+                        "it) and start again, or set ZORG_RUN_LOCK_WAIT to the seconds a run may wait."
+                    ) from None
+                time.sleep(0.5)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"PID {os.getpid()}, started {dt.datetime.now().isoformat(timespec='seconds')}\n")
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        import fcntl
+
+        if self._handle is not None:
+            self._handle.seek(0)
+            self._handle.truncate()
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
 class Warehouse(dg.ConfigurableResource):
     """The one DuckDB file. DuckDB allows one writing process per file: the UI's runs, a CLI run
-    and a DuckDB shell on the same file collide, and a run then fails fast with what holds it."""
+    and a DuckDB shell on the same file collide, and a run then fails fast with what holds it.
+
+    A run holds the warehouse for its whole duration (``RunLock``, taken when the run initialises
+    its resources, before any step, and released when it ends): a second run fails at once with
+    the first run's PID, or waits up to ``ZORG_RUN_LOCK_WAIT`` seconds."""
 
     database: str = Field(description="Path of the DuckDB file")
     threads: int = Field(default=2, description="DuckDB threads")
     memory_limit: str = Field(default="4GB", description="DuckDB memory limit")
+    _run_lock: RunLock | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_lock = RunLock(self.database)
+        self._run_lock.acquire(float(os.environ.get("ZORG_RUN_LOCK_WAIT", "0")))
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._run_lock is not None:
+            self._run_lock.release()
+            self._run_lock = None
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

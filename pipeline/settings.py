@@ -7,9 +7,10 @@ launchpad (``resources: settings: config: as_of: "2026-06-30"``).
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 
 class MetricSettings(dg.ConfigurableResource):
@@ -38,6 +39,12 @@ class MetricSettings(dg.ConfigurableResource):
         description="Small-cell suppression for reports that leave the organisation: blank figures "
         "resting on fewer clients than this and leave out lists per allocation (0 = off; 5 is usual).",
     )
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of_is_a_date(cls, value: str | None) -> str | None:
+        """Checked when the run's resources are set up, before any asset runs."""
+        return parse_as_of(value)
 
     def as_of_date(self, latest_data_day: dt.date | None) -> dt.date:
         """The effective as_of: the setting, or the end of the month of the latest data day."""
@@ -70,3 +77,25 @@ def month_end(day: dt.date) -> dt.date:
     return first_next - dt.timedelta(days=1)
 
 
+def parse_as_of(value: str | None) -> str | None:
+    """The setting ``as_of`` as given (None when empty), or a ValueError naming the setting:
+    only YYYY-MM-DD of a real date, never a guess ('31-12-2026' is not read as 31 December)."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    problem = None
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        problem = "is not written YYYY-MM-DD"
+    else:
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            problem = "is no date of the calendar"
+        else:
+            if not 2015 <= day.year <= 2100:
+                problem = "lies outside 2015-2100"
+    if problem:
+        raise ValueError(
+            f"setting as_of = {text[:40]!r} {problem}: give the reporting date as YYYY-MM-DD "
+            "(for example 2026-06-30), or leave it empty for the last day of the latest month with data")
+    return text

@@ -27,13 +27,20 @@ _NAMESPACE = re.compile(rb"istandaarden\.nl/(?:iwmo|ijw)/3_2/(?:wmo|jw)(\d{3})/s
 
 
 def message_kind(path: Path) -> str:
-    """The raw kind of an XML message, sniffed from its namespace; 'unrecognised' otherwise."""
+    """The raw kind of an XML message, from its root element's namespace; 'unrecognised'
+    otherwise. A quick look at the first 4 kB finds the namespace of almost every message; when it
+    does not (a long comment or processing instructions first) the root element is found by a
+    streaming parse, however far it is."""
     with path.open("rb") as handle:
         head = handle.read(4096)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a byte order mark
         head = head.decode("utf-16", errors="ignore").encode("utf-8")
     match = _NAMESPACE.search(head)
-    return _MESSAGE_KIND.get(match.group(1).decode(), "unrecognised") if match else "unrecognised"
+    if match and head.lstrip().startswith((b"<?xml", b"<")) and b"<!--" not in head[:match.start()]:
+        return _MESSAGE_KIND.get(match.group(1).decode(), "unrecognised")
+    from pipeline.ingest.iwmo import message_code
+
+    return _MESSAGE_KIND.get(message_code(path) or "", "unrecognised")
 
 
 def _files(folder: Path) -> list[Path]:

@@ -181,10 +181,43 @@ def read_message(path: Path) -> IwmoMessage:
     mns, bns = message_namespace(law, code), base_namespace(law)
     columns, header, n_lines = _extract(path, code, mns, bns)
     _validate(path, law, code, mns, n_lines)
+    if code == "323":
+        _check_total(columns, header)
     rows = _to_frame(kind, code, law, columns, header)
     return IwmoMessage(
         kind=kind, law=law, message_code=code, message_id=header["message_id"], rows=rows
     )
+
+
+def message_code(path: Path) -> str | None:
+    """The message code ('301', ...) of a supported iWmo/iJw 3.2 message, read from its root
+    element however far into the file it starts (comments and processing instructions before
+    it are skipped by the streaming parser); None for anything else."""
+    try:
+        _refuse_doctype_in_prolog(Path(path))
+        return _identify(Path(path))[1]
+    except MessageRefused:
+        return None
+
+
+def _check_total(columns: dict, header: dict) -> None:
+    """A 323's TotaalIngediendBedrag must equal the sum of its lines' IngediendBedrag (debits
+    minus credits), as the standard requires; a message whose total does not add up is refused."""
+    total, sign = header.get("total_cents"), header.get("total_debit_credit")
+    if total is None:
+        return
+    try:
+        declared = int(total.strip()) * (-1 if (sign or "D").strip() == "C" else 1)
+        lines = sum(int((a or "0").strip()) * (-1 if (dc or "D").strip() == "C" else 1)
+                    for a, dc in zip(columns["amount_cents"], columns["debit_credit"]))
+    except ValueError:
+        return  # not whole cents: the XSD pass has refused the message already
+    if declared != lines:
+        raise MessageRefused(
+            "xml_total_mismatch",
+            f"TotaalIngediendBedrag {declared / 100:.2f} does not equal the sum of the lines' IngediendBedrag "
+            f"{lines / 100:.2f}; the declaration is refused as a whole, as the municipality would",
+        )
 
 
 def _open(path: Path):
@@ -352,7 +385,8 @@ def _extract(path: Path, code: str, mns: str, bns: str):
     declaration: dict[str, object] = {}
     tags = [f"{m}Header", f"{m}Bsn", f"{m}Client", record_tag]
     if code == "323":
-        tags += [f"{m}DeclaratieNummer", f"{m}DeclaratiePeriode", f"{m}DeclaratieDagtekening"]
+        tags += [f"{m}DeclaratieNummer", f"{m}DeclaratiePeriode", f"{m}DeclaratieDagtekening",
+                 f"{m}TotaalIngediendBedrag"]
     if code == "325":
         tags.append(f"{m}DeclaratieAntwoord")
         columns["line_codes"] = []
@@ -410,6 +444,9 @@ def _extract(path: Path, code: str, mns: str, bns: str):
                     declaration["declaration_period_end"] = el.findtext(f"{b}Einddatum")
                 elif tag == f"{m}DeclaratieDagtekening":
                     declaration["declared_on"] = el.text
+                elif tag == f"{m}TotaalIngediendBedrag":
+                    declaration["total_cents"] = el.findtext(f"{b}TotaalBedrag")
+                    declaration["total_debit_credit"] = el.findtext(f"{b}DebetCredit")
                 elif tag == f"{m}DeclaratieAntwoord":
                     header["answer_codes"] = _codes(el, m)
         except etree.XMLSyntaxError as exc:

@@ -24,6 +24,7 @@ import polars as pl
 
 from pipeline.ingest import referential
 from pipeline.ingest.bounds import MAX_RECORD, bounded, bounded_expr
+from pipeline.ingest.reasons import reason_text
 from pipeline.ingest.tabular import FileRefused, Profile, cast, choose_profile, read_file
 from pipeline.ingest.validate import ERROR_SCHEMA, validate
 from pipeline.privacy import mask_bsn_expr, mask_bsns, pseudonymise
@@ -365,6 +366,12 @@ class Loader:
             "_file": range(len(batch)), "source_file": [e.item.source_file for e in batch],
             "route": [e.item.route for e in batch],
         }, schema={"_file": pl.Int32, "source_file": pl.String, "route": pl.String})
+        # no row without a reason text: an empty detail gets the code's own text
+        texts = {code: reason_text(code) for code in quarantine["reason_code"].drop_nulls().unique()}
+        quarantine = quarantine.with_columns(reason_text=pl.when(
+            pl.col("reason_text").is_null() | (pl.col("reason_text").str.strip_chars() == ""))
+            .then(pl.col("reason_code").replace_strict(texts, default=None, return_dtype=pl.String))
+            .otherwise(pl.col("reason_text")))
         conn = self.conn
         rules = self.kind in referential.RULES
         conn.execute("begin transaction")
