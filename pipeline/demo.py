@@ -81,6 +81,15 @@ SEASON_USE = np.array([1.01, 1.02, 1.03, 1.01, 1.00, 1.00, 0.92, 0.88, 1.02, 1.0
 ZVW_SEASON_INFLOW = np.array([1.12, 1.08, 1.02, 0.98, 0.95, 0.92, 0.90, 0.90, 0.98, 1.03, 1.06, 1.06])
 ZVW_SEASON_HOURS = np.array([1.02, 1.02, 1.01, 1.00, 0.99, 0.99, 0.96, 0.95, 1.00, 1.01, 1.02, 1.03])
 OPEN_CARE_MEAN_MONTHS = 20  # care under an open-ended allocation lasts ~ exponential(20 months)
+# Lawfulness situations (metrics.md §15), planted: allocations left open after care stopped for good
+# (share of open-ended allocations never closed; share of fixed ones whose care stops early and
+# that are never shortened), and of those the share whose provider declares on after the stop
+NEVER_CLOSED_SHARE = {"open": 0.08, "early_stop": 0.02}
+AFTER_STOP_SHARE = 0.6
+# stop (and start) messages: working days from the event to the message's Dagtekening (sent_on);
+# on time 0-3, late 8-30 (well clear of the 5-day rule, however holidays are counted)
+MESSAGE_LATE_SHARE = {"normal": 0.10, "late": 0.45}  # by provider role
+DELETED_STOP_SHARE = 0.01  # stops sent by mistake and deleted (status 3); care goes on
 
 # Budget = the generated full-year outcome × factor, per municipality and law: < 1 overspends.
 # 0361 and 0441 overspend (and are the strict ones), the others stay clearly within.
@@ -213,7 +222,7 @@ COLUMNS = {
                      "period_end", "volume", "unit", "tariff_eur", "amount_eur", "debit_credit"],
     "answers": ["provider_agb", "law", "message_id", "answered_on", "reference_number", "return_codes"],
     "care_events": ["municipality_code", "law", "allocation_number", "provider_agb", "client_bsn",
-                    "event", "start_date", "end_date", "end_reason", "status"],
+                    "event", "start_date", "end_date", "end_reason", "status", "sent_on"],
     "zvw_declarations": ["insurer_code", "provider_agb", "client_bsn", "client_id", "reference_number",
                          "previous_reference_number", "service_start", "service_end",
                          "prestation_code", "minutes", "tariff_eur", "amount_eur", "debit_credit",
@@ -226,6 +235,7 @@ COLUMNS = {
     "ceilings": ["payer_code", "provider_agb", "year", "ceiling_eur", "max_hours_per_client_month",
                  "policy", "increase_request_deadline"],
     "budgets": ["municipality_code", "year", "law", "product_category", "budget_eur"],
+    "organisations": ["kind", "code", "name"],
 }
 
 # Dutch-style declaration export: source header -> canonical column (mirrors gemeente_nl.yaml)
@@ -519,9 +529,19 @@ def _allocation_candidates(rng: np.random.Generator, n: int, providers: pl.DataF
     max_days = int(MAX_CARE_MONTHS * 30.44)
     open_len = np.minimum(rng.exponential(OPEN_CARE_MEAN_MONTHS * 30.44, n).astype(np.int64) + 30, max_days)
     care_end = np.where(is_open, start + open_len, end_eff)
+    # care that stopped for good while its allocation stays open (metrics.md §15): an open-ended
+    # allocation the municipality never closes, or a fixed one whose care stops early and that is
+    # never shortened; some of their providers go on declaring for a month or two after the stop
+    never_closed_open = is_open & ~deleted & (rng.random(n) < NEVER_CLOSED_SHARE["open"])
+    early = has_end & ~changed & long_enough & (rng.random(n) < NEVER_CLOSED_SHARE["early_stop"])
+    care_end = np.where(early, start + ((end - start) * rng.uniform(0.3, 0.8, n)).astype(np.int64), care_end)
+    never_closed = never_closed_open | early
+    after_stop = never_closed & (rng.random(n) < AFTER_STOP_SHARE)
+    line_end = np.where(after_stop, care_end + rng.integers(31, 63, n), care_end)
+    line_end = np.where(after_stop & (end_eff >= 0), np.minimum(line_end, end_eff), line_end)
     # an open-ended allocation is closed by a version ending on the day care stopped, decided
     # when the stop message has been processed (reason 02 client deceased or 12 provider-initiated)
-    close = is_open & ~deleted
+    close = is_open & ~deleted & ~never_closed_open
     close_sec = (care_end + rng.integers(2, 41, n)) * 86400 + rng.integers(8 * 3600, 17 * 3600, n)
     close_reason = np.where(rng.random(n) < 0.15, "02", "12")
     window = day_number(DATA_START)
@@ -532,7 +552,7 @@ def _allocation_candidates(rng: np.random.Generator, n: int, providers: pl.DataF
         "start": start, "end": end, "is_open": is_open, "decided_sec": decided_sec, "changed": changed,
         "deleted": deleted, "dec2_sec": dec2_sec, "v2_end": np.where(delete, end, new_end), "reason2": reason2,
         "end_eff": end_eff, "care_end": care_end, "close": close, "close_sec": close_sec,
-        "close_reason": close_reason, "kept": kept,
+        "close_reason": close_reason, "never_closed": never_closed, "line_end": line_end, "kept": kept,
     }
 
 
@@ -612,6 +632,8 @@ def _allocations(seed: int, scale: float, providers: pl.DataFrame) -> pl.DataFra
         "close": c["close"],
         "close_sec": c["close_sec"],
         "close_reason": c["close_reason"],
+        "never_closed": c["never_closed"],
+        "line_end": c["line_end"],
         "messages": rng.random(n) < 0.92,  # the provider sends start and stop messages (305/307)
     }).with_columns((pl.col("aid") + 1).cast(pl.String).alias("allocation_number"))
 
@@ -668,7 +690,7 @@ def _allocation_months(base: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """One row per effective allocation × month from its start month to min(end, 2026-12)."""
     a = base.filter(~pl.col("deleted")).select(  # only what the lines need: this frame gets long
         "aid", "tmpl", "bsn", "muni", "law", "provider", "category", "allocation_number", "start", "end_eff",
-        "line_end", "volume", "is_budget", "budget_cents", "declared_product")
+        "care_end", "line_end", "volume", "is_budget", "budget_cents", "declared_product")
     start = a["start"].to_numpy()
     # months with declared care: from the window's first month (earlier months are never exported)
     # to the last day declared, normally the day care ended
@@ -683,7 +705,8 @@ def _allocation_months(base: pl.DataFrame, as_of: date) -> pl.DataFrame:
     p0 = np.maximum(start[row], month_start(mi))
     p1 = np.minimum(end_c[row], month_end(mi))
     am = a.select(pl.all().gather(row)).with_columns(
-        pl.Series("mi", mi), pl.Series("k", mi - m_start[row]), pl.Series("p0", p0), pl.Series("p1", p1)
+        pl.Series("mi", mi), pl.Series("k", mi - m_start[row]), pl.Series("p0", p0), pl.Series("p1", p1),
+        pl.Series("after_stop", p0 > a["care_end"].to_numpy()[row]),  # declared after care stopped (planted)
     )
     tm = am["tmpl"].to_numpy()
     mx = monthly_max(am["volume"].to_numpy(), T_UNIT[tm], T_FREQ[tm], T_LAW[tm], T_CAT[tm],
@@ -843,7 +866,7 @@ def _build_declarations(seed: int, base: pl.DataFrame, providers: pl.DataFrame, 
     keep_cols = ["lid", "kind", "src", "aid", "bsn", "muni", "law", "provider", "category", "mi",
                  "p0", "p1", "vol", "dm", "code", "tariff_out", "amount_out", "product_out",
                  "unit_out", "alloc_out", "dc", "msg_seq", "allocation_number", "line_unit",
-                 "prod_idx", "tariff", "amount", "in_minutes"]
+                 "prod_idx", "tariff", "amount", "in_minutes", "after_stop"]
     lines = lines.select(keep_cols)
     n = lines.height
     next_lid = n
@@ -867,7 +890,8 @@ def _build_declarations(seed: int, base: pl.DataFrame, providers: pl.DataFrame, 
         unit_out=pl.col("line_unit"), alloc_out=pl.col("allocation_number"),
     )
     # credits of approved lines, each with a new debit in the same message (1.5%)
-    pick = lines.filter((pl.col("code") == "") & pl.Series(rng.random(n) < 0.015))
+    # (never of a line declared after a stop: the planted lines stay debits)
+    pick = lines.filter((pl.col("code") == "") & pl.Series(rng.random(n) < 0.015) & ~pl.col("after_stop"))
     cdm = pick["dm"].to_numpy() + rng.integers(1, 4, pick.height)
     credit = derived(pick, "credit", dm=pl.Series(cdm), dc=pl.lit("C"))
     new_vol = np.maximum(np.where(pick["vol"].to_numpy() >= 2, np.floor(pick["vol"].to_numpy() * 0.9), pick["vol"].to_numpy()), 1).astype(np.int64)
@@ -898,7 +922,7 @@ def _build_declarations(seed: int, base: pl.DataFrame, providers: pl.DataFrame, 
         pl.col("provider").cast(pl.Int16), "category", pl.col("mi").cast(pl.Int16), pl.col("p0").cast(pl.Int32),
         pl.col("p1").cast(pl.Int32), "vol", pl.col("dm").cast(pl.Int16), "code", "tariff_out", "amount_out",
         "product_out", "unit_out", "alloc_out", "dc", pl.col("msg_seq").cast(pl.Int8),
-        pl.col("prod_idx").cast(pl.Int16))
+        pl.col("prod_idx").cast(pl.Int16), "after_stop")
     return all_lines, u_alloc
 
 
@@ -1072,9 +1096,38 @@ def _answers_frame(seed: int, lines: pl.DataFrame, msgs: pl.DataFrame, decl: pl.
 # ---------------------------------------------------------------------------------------------
 # Care events and delivered hours
 # ---------------------------------------------------------------------------------------------
-def _care_events(seed: int, base: pl.DataFrame, u_alloc: np.ndarray, providers: pl.DataFrame, as_of: date):
+def _nl_holidays() -> np.ndarray:
+    return np.array(sorted(holidays.country_holidays("NL", years=range(2020, 2029)).keys()), dtype="datetime64[D]")
+
+
+def _working_days_later(days: np.ndarray, k: np.ndarray, nl_holidays: np.ndarray) -> np.ndarray:
+    """The k-th working day after each day (k = 0: the day itself), so that the working days in
+    (day, result] are exactly k."""
+    d = np.asarray(days).astype("datetime64[D]")
+    later = np.busday_offset(d + 1, np.maximum(k - 1, 0), roll="forward", holidays=nl_holidays)
+    return np.where(k > 0, later.astype(np.int64), d.astype(np.int64))
+
+
+def _message_delay(rng: np.random.Generator, late_share: np.ndarray) -> np.ndarray:
+    """Working days from an event to its message: on time 0-3, late 8-30."""
+    n = len(late_share)
+    on_time = rng.choice([0, 1, 2, 3], n, p=[0.17, 0.40, 0.28, 0.15])
+    return np.where(rng.random(n) < late_share, rng.integers(8, 31, n), on_time)
+
+
+def _care_events(seed: int, base: pl.DataFrame, u_alloc: np.ndarray, providers: pl.DataFrame, as_of: date,
+                 decl: pl.DataFrame, alloc: pl.DataFrame):
+    """Start and stop messages (305/307 content) with their Dagtekening (sent_on), and their truth.
+
+    Planted: stops sent late, temporary stops (20) resumed by a later start, stops sent by mistake
+    and deleted (status 3) while care goes on, deleted starts. Messages are exported from the window
+    on and when sent by as_of. Returns the frame and the truth of metrics.md §15 (the stops,
+    late ones, and allocations left open after a stop as known at as_of).
+    """
     rng = np.random.default_rng([seed, 50])
     as_of_day = day_number(as_of)
+    window = day_number(DATA_START)
+    nl_holidays = _nl_holidays()
     a = base.filter(~pl.col("deleted") & (pl.col("start") <= as_of_day))
     n = a.height
     used = u_alloc[a["aid"].to_numpy()] > 0
@@ -1090,40 +1143,60 @@ def _care_events(seed: int, base: pl.DataFrame, u_alloc: np.ndarray, providers: 
                       rng.choice(jeugd_reasons[0], n, p=jeugd_reasons[1]))
     ended = has_start & (end >= 0) & (end <= as_of_day)
     # temporary stops (20) followed by a restart
-    running_long = has_start & (np.where(end < 0, as_of_day, np.minimum(end, as_of_day)) - real_start > 120)
+    running_to = np.where(end < 0, as_of_day, np.minimum(end, as_of_day))
+    running_long = has_start & (running_to - real_start > 120)
     temp = running_long & (rng.random(n) < 0.04)
-    temp_stop = real_start + ((np.where(end < 0, as_of_day, np.minimum(end, as_of_day)) - real_start) * 0.4).astype(np.int64)
+    temp_stop = real_start + ((running_to - real_start) * 0.4).astype(np.int64)
     restart = temp_stop + rng.integers(14, 45, n)
-    restart_ok = temp & (restart <= np.where(end < 0, as_of_day, np.minimum(end, as_of_day)))
+    restart_ok = temp & (restart <= running_to)
     # deleted start events, corrected by a new one
     wrong = has_start & (rng.random(n) < 0.012)
     wrong_start = real_start + rng.integers(20, 40, n)
     wrong = wrong & (wrong_start <= as_of_day)
+    # stops sent by mistake and deleted (status 3) a few days later: care goes on after them
+    mistake = running_long & ~temp & (rng.random(n) < DELETED_STOP_SHARE)
+    mistake_day = real_start + ((running_to - real_start) * rng.uniform(0.3, 0.6, n)).astype(np.int64)
+
+    # Dagtekening: working days after the event; providers late by habit send late more often
+    role = providers["role"].to_numpy().astype(str)[a["provider"].to_numpy()]
+    late_share = np.where(role == "late", MESSAGE_LATE_SHARE["late"], MESSAGE_LATE_SHARE["normal"])
+    no_late = np.zeros(n)
+    sent_start = _working_days_later(real_start, _message_delay(rng, late_share), nl_holidays)
+    sent_stop = _working_days_later(np.maximum(end, 0), _message_delay(rng, late_share), nl_holidays)
+    sent_temp = _working_days_later(temp_stop, _message_delay(rng, no_late), nl_holidays)
+    sent_restart = _working_days_later(restart, _message_delay(rng, no_late), nl_holidays)
+    sent_wrong = _working_days_later(wrong_start, np.zeros(n, np.int64), nl_holidays)
+    sent_wrong_del = _working_days_later(wrong_start, rng.integers(2, 4, n), nl_holidays)
+    sent_mistake = _working_days_later(mistake_day, rng.integers(0, 2, n), nl_holidays)
+    sent_mistake_del = _working_days_later(mistake_day, rng.integers(2, 4, n), nl_holidays)
 
     aid = a["aid"].to_numpy()
     no_end = np.full(n, -1)
     no_reason = np.full(n, "")
 
-    def ev(mask, event, s, e, reason_, status, order):
-        return pl.DataFrame({"aid": aid[mask], "s": s[mask], "e": e[mask], "end_reason": reason_[mask]}).with_columns(
+    def ev(mask, event, s, e, reason_, status, sent, order):
+        return pl.DataFrame({"aid": aid[mask], "s": s[mask], "e": e[mask], "end_reason": reason_[mask],
+                             "sent": sent[mask]}).with_columns(
             pl.lit(event).alias("event"), pl.lit(status).alias("status"), pl.lit(order).alias("order"))
 
-    parts = [
-        ev(wrong, "start", wrong_start, no_end, no_reason, "1", 0),
-        ev(wrong, "start", wrong_start, no_end, no_reason, "3", 1),
-        ev(has_start, "start", real_start, no_end, no_reason, "1", 2),
-        ev(temp, "stop", real_start, temp_stop, np.full(n, "20"), "1", 3),
-        ev(restart_ok, "start", restart, no_end, no_reason, "1", 4),
-        ev(ended & ~restart_ok, "stop", real_start, end, reason, "1", 5),
-        ev(ended & restart_ok, "stop", restart, end, reason, "1", 5),
+    parts = [  # a handful of event kinds
+        ev(wrong, "start", wrong_start, no_end, no_reason, "1", sent_wrong, 0),
+        ev(wrong, "start", wrong_start, no_end, no_reason, "3", sent_wrong_del, 1),
+        ev(has_start, "start", real_start, no_end, no_reason, "1", sent_start, 2),
+        ev(temp, "stop", real_start, temp_stop, np.full(n, "20"), "1", sent_temp, 3),
+        ev(restart_ok, "start", restart, no_end, no_reason, "1", sent_restart, 4),
+        ev(mistake, "stop", real_start, mistake_day, reason, "1", sent_mistake, 5),
+        ev(mistake, "stop", real_start, mistake_day, reason, "3", sent_mistake_del, 6),
+        ev(ended & ~restart_ok, "stop", real_start, end, reason, "1", sent_stop, 7),
+        ev(ended & restart_ok, "stop", restart, end, reason, "1", sent_stop, 7),
     ]
     evs = pl.concat(parts).join(base.select("aid", "muni", "law", "allocation_number", "provider", "bsn"), on="aid")
     evs = evs.with_columns(pl.when(pl.col("event") == "stop").then(pl.col("e")).otherwise(pl.col("s")).alias("event_day"))
-    # messages are exported from the window on, like the declarations
-    evs = evs.filter((pl.col("event_day") <= as_of_day) & (pl.col("event_day") >= day_number(DATA_START))).sort(
+    # messages are exported from the window on (like the declarations) once they are sent
+    evs = evs.filter((pl.col("sent") <= as_of_day) & (pl.col("event_day") >= window)).sort(
         "muni", "event_day", "aid", "order")
     muni_codes = [m[0] for m in MUNICIPALITIES]
-    return pl.DataFrame({
+    frame = pl.DataFrame({
         "municipality_code": _take(muni_codes, evs["muni"].to_numpy()),
         "law": evs["law"],
         "allocation_number": evs["allocation_number"],
@@ -1134,7 +1207,59 @@ def _care_events(seed: int, base: pl.DataFrame, u_alloc: np.ndarray, providers: 
         "end_date": _dates(evs["e"].to_numpy(), "end_date"),
         "end_reason": evs["end_reason"].replace("", None),
         "status": evs["status"],
+        "sent_on": _dates(evs["sent"].to_numpy(), "sent_on"),
     })
+    frame = frame.with_columns(_xml_message_dates(frame, decl, alloc).alias("sent_on"))
+    evs = evs.with_columns((frame["sent_on"].cast(pl.Int32).cast(pl.Int64)).alias("sent"))
+    return frame, _stop_truth(evs, base, providers, as_of, nl_holidays)
+
+
+def _stop_truth(evs: pl.DataFrame, base: pl.DataFrame, providers: pl.DataFrame, as_of: date,
+                nl_holidays: np.ndarray) -> dict[str, pl.DataFrame]:
+    """What metrics.md §15 should find among the stops as exported: every stop message with its
+    delay in working days, and the allocations whose care stopped for good by as_of while their
+    allocation (its latest version decided by then) has no end date on or before the stop."""
+    muni_codes = [m[0] for m in MUNICIPALITIES]
+    stops = evs.filter(pl.col("event") == "stop")
+    delay = np.busday_count((stops["e"].to_numpy() + 1).astype("datetime64[D]"),
+                            (stops["sent"].to_numpy() + 1).astype("datetime64[D]"), holidays=nl_holidays)
+    deleted = stops.filter(pl.col("status") == "3").select("aid", "e")
+    stops = stops.with_columns(pl.Series("working_days", delay)).join(
+        deleted.with_columns(pl.lit(True).alias("is_deleted")), on=["aid", "e"], how="left").with_columns(
+        pl.col("is_deleted").fill_null(False))
+    kind = (pl.when(pl.col("is_deleted")).then(pl.lit("deleted"))
+            .when(pl.col("end_reason") == "20").then(pl.lit("temporary")).otherwise(pl.lit("final")))
+    stop_list = stops.filter(pl.col("status") == "1").with_columns(kind.alias("kind")).sort("muni", "e", "aid")
+    stop_frame = pl.DataFrame({
+        "aid": stop_list["aid"],
+        "municipality_code": _take(muni_codes, stop_list["muni"].to_numpy()),
+        "law": stop_list["law"],
+        "allocation_number": stop_list["allocation_number"],
+        "provider_agb": providers["provider_agb"].gather(stop_list["provider"].to_numpy()),
+        "end_date": _dates(stop_list["e"].to_numpy(), "end_date"),
+        "sent_on": _dates(stop_list["sent"].to_numpy(), "sent_on"),
+        "working_days": stop_list["working_days"],
+        "kind": stop_list["kind"],
+    })
+    # allocations left open after a final stop: the end date as known at as_of
+    cut = (day_number(as_of) + 1) * 86400
+    b = base.select("aid", "end", "changed", "dec2_sec", "v2_end", "close", "close_sec", "care_end", "never_closed")
+    known_end = (pl.when(pl.col("close") & (pl.col("close_sec") < cut)).then(pl.col("care_end"))
+                 .when(pl.col("changed") & (pl.col("dec2_sec") < cut)).then(pl.col("v2_end"))
+                 .otherwise(pl.col("end")))
+    final = stop_list.filter(pl.col("kind") == "final").join(b.with_columns(known_end.alias("known_end")), on="aid")
+    open_after = final.filter((pl.col("known_end") < 0) | (pl.col("known_end") > pl.col("e")))
+    open_frame = pl.DataFrame({
+        "aid": open_after["aid"],
+        "municipality_code": _take(muni_codes, open_after["muni"].to_numpy()),
+        "law": open_after["law"],
+        "allocation_number": open_after["allocation_number"],
+        "provider_agb": providers["provider_agb"].gather(open_after["provider"].to_numpy()),
+        "stop_date": _dates(open_after["e"].to_numpy(), "stop_date"),
+        "allocation_end_date": _dates(open_after["known_end"].to_numpy(), "allocation_end_date"),
+        "planted": np.where(open_after["never_closed"].to_numpy(), "never_closed", "closing_after_as_of"),
+    })
+    return {"stops": stop_frame, "open_after_stop": open_frame}
 
 
 def _delivered_hours(seed: int, lines: pl.DataFrame, base: pl.DataFrame, providers: pl.DataFrame, as_of: date):
@@ -1314,7 +1439,8 @@ def _zvw(seed: int, scale: float, as_of: date, zprov: pl.DataFrame, bsns_shared:
                                 pl.Series("amount", np.round(new_min * pick["tariff"].to_numpy() / 60).astype(np.int64)),
                                 (pl.int_range(pl.len(), dtype=pl.Int64) + nid + pick.height).alias("lid"))
     zl = pl.concat([zl, credit, redebit])
-    return zl, contract
+    episodes = pl.DataFrame({"ins": ins, "m0": m0, "m1": m0 + dur - 1})
+    return zl, contract, episodes
 
 
 def _zvw_frame(zl: pl.DataFrame, zprov: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -1473,17 +1599,134 @@ def _ceilings_frame(seed: int, zl: pl.DataFrame, zprov: pl.DataFrame, contract: 
     return ceilings, truth
 
 
+def _after_stop_truth(lines: pl.DataFrame, msgs: pl.DataFrame, stops: pl.DataFrame, providers: pl.DataFrame,
+                      as_of: date) -> pl.DataFrame:
+    """The planted lines declared after care stopped for good (metrics.md §15 `after_stop`): lines
+    declared by as_of and not rejected at as_of (approved or pending), of an allocation with a final
+    stop (exported, not temporary, not deleted), whose period starts after the stop."""
+    as_of_day = day_number(as_of)
+    rejected = (pl.col("answered") >= 0) & (pl.col("answered") <= as_of_day) & ((pl.col("code") != "") | pl.col("void"))
+    final = stops.filter(pl.col("kind") == "final").select(
+        pl.col("aid").cast(pl.Int64), pl.col("end_date").cast(pl.Int32).cast(pl.Int64).alias("stop_day"))
+    # (not the lines sent on a wrong allocation number: those cannot be linked to the stop)
+    right_number = pl.col("alloc_out") == (pl.col("aid").cast(pl.Int64) + 1).cast(pl.String)
+    d = (lines.filter(pl.col("after_stop") & ~rejected & right_number)
+         .with_columns(pl.col("aid").cast(pl.Int64)).join(final, on="aid")
+         .filter(pl.col("p0") > pl.col("stop_day")).sort("muni", "provider", "lid"))
+    muni_codes = [m[0] for m in MUNICIPALITIES]
+    return pl.DataFrame({
+        "municipality_code": _take(muni_codes, d["muni"].to_numpy()),
+        "law": d["law"],
+        "provider_agb": providers["provider_agb"].gather(d["provider"].to_numpy()),
+        "allocation_number": d["alloc_out"],
+        "reference_number": "RN" + _str_from_series(d["lid"], 10),
+        "stop_date": _dates(d["stop_day"].to_numpy(), "stop_date"),
+        "period_start": _dates(d["p0"].to_numpy(), "period_start"),
+        "declared_on": _dates(d["declared"].to_numpy(), "declared_on"),
+        "status": np.where(d["answered"].to_numpy() >= 0, np.where(d["answered"].to_numpy() <= as_of_day,
+                                                                   "approved", "pending"), "pending"),
+        "amount_eur": d["amount_out"] / 100,
+    })
+
+
+def _generated_monthly(monthly: pl.DataFrame, base: pl.DataFrame, zl: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
+    """Clients, allocations in care and spend per payer and service month, as generated (the
+    full years, before any cut at as_of): what the warehouse should approach once all is in."""
+    muni_codes = [m[0] for m in MUNICIPALITIES]
+    a = base.filter(~pl.col("deleted"))
+    start, care_end = a["start"].to_numpy(), a["care_end"].to_numpy()
+    group = a["muni"].to_numpy() * 2 + (a["law"].to_numpy() == "jeugd")
+    counts = []
+    for mi in range(24):  # 24 months
+        in_care = (start <= month_end(mi)) & (care_end >= month_start(mi))
+        k = 2 * len(MUNICIPALITIES)
+        c = np.bincount(group[in_care], minlength=k)
+        new = np.bincount(group[in_care & (start >= month_start(mi))], minlength=k)
+        ended = np.bincount(group[in_care & (care_end <= month_end(mi))], minlength=k)
+        counts.append(pl.DataFrame({"muni": np.arange(k) // 2, "law": np.where(np.arange(k) % 2, "jeugd", "wmo"),
+                                    "mi": np.full(k, mi), "allocations_in_care": c, "started": new, "ended": ended}))
+    wj = monthly.with_columns(pl.col("muni").cast(pl.Int64), pl.col("mi").cast(pl.Int64)).join(
+        pl.concat(counts), on=["muni", "law", "mi"], how="full", coalesce=True)
+    wj = wj.select(pl.lit("municipality").alias("payer_kind"),
+                   pl.Series("payer_code", muni_codes).gather(wj["muni"]).alias("payer_code"), "law", "mi",
+                   pl.col("clients").fill_null(0), pl.col("allocations_in_care"), "started", "ended",
+                   pl.col("spend_eur").fill_null(0.0))
+    ins_codes = [i[0] for i in INSURERS]
+    z = zl.filter(pl.col("status") != "rejected").group_by("ins", "mi").agg(
+        pl.col("client").filter(pl.col("dc") == "D").n_unique().alias("clients"),
+        (pl.when(pl.col("dc") == "C").then(-pl.col("amount")).otherwise(pl.col("amount")).sum() / 100).alias("spend_eur"))
+    # episodes of care per insurer: in care, started and ended in the month
+    e = pl.concat([episodes.with_columns(pl.lit(mi).alias("mi")) for mi in range(24)]).filter(  # 24 months
+        (pl.col("m0") <= pl.col("mi")) & (pl.col("m1") >= pl.col("mi"))).group_by("ins", "mi").agg(
+        (pl.col("m0") == pl.col("mi")).sum().alias("started"), (pl.col("m1") == pl.col("mi")).sum().alias("ended"))
+    z = z.join(e.with_columns(pl.col("ins").cast(z["ins"].dtype), pl.col("mi").cast(z["mi"].dtype)), on=["ins", "mi"], how="left")
+    z = z.select(pl.lit("insurer").alias("payer_kind"), pl.Series("payer_code", ins_codes).gather(z["ins"]).alias("payer_code"),
+                 pl.lit(None, pl.String).alias("law"), pl.col("mi").cast(pl.Int64), pl.col("clients").cast(pl.Int64),
+                 pl.lit(None, pl.Int64).alias("allocations_in_care"), pl.col("started").cast(pl.Int64),
+                 pl.col("ended").cast(pl.Int64), "spend_eur")
+    out = pl.concat([wj.with_columns(pl.col("clients", "allocations_in_care", "started", "ended").cast(pl.Int64)), z])
+    out = out.filter((pl.col("mi") >= 0) & (pl.col("mi") <= 23)).with_columns(
+        ((pl.col("mi") // 12 + 2025).cast(pl.String) + "-" + (pl.col("mi") % 12 + 1).cast(pl.String).str.zfill(2)).alias("month"),
+        pl.col("spend_eur").round(2))
+    return out.sort("payer_kind", "payer_code", "law", "mi").drop("mi")
+
+
+# Invented organisation names (no real organisation is meant)
+_NAME_WORDS = [
+    "Noorderkwartier", "Duinrand", "Polderhart", "Kustlicht", "Zeewering", "De Lindehof", "Het Baken", "De Vaart",
+    "Meerzicht", "Waterland Noord", "De Horst", "Dijkzicht", "Oude Veste", "De Schelp", "Bloemenweide", "Het Anker",
+    "De Regenboog", "Duinvallei", "Molenwijk", "De Zilvermeeuw", "Helmgras", "De Brug", "Wadkant", "Rietland",
+    "De Boomgaard", "Lichtbaken", "Het Zonnehuis", "De Wending", "Zeeduin", "Vlietoever", "De Klaproos", "Walvisbaai",
+    "De Kolk", "Het Veerhuis", "Kwelderland", "De Meerpaal", "Strandwal", "Het Koetshuis", "De Populier",
+    "Tulpenveld", "De Kustwacht", "Lindeboom", "Het Wiel", "De Wieken", "Zandplaat", "De Eendenkooi",
+    "Ringvaart", "Het Groene Hart Noord", "De Sluis", "Korenbloem", "De Waterhoen", "Berkenhof", "De Uitkijk",
+    "Slotervliet", "De Kreek", "Het Palet", "Zonnedauw", "De Hoeve", "Oosterdel", "De Lantaarn", "Vuurtoren",
+]
+_NAME_PREFIXES = {
+    "wmo": ["Thuiszorg", "Zorggroep", "Stichting Welzijn", "Dagbesteding", "Begeleidingshuis"],
+    "jeugd": ["Jeugdhulp", "Kindcentrum", "Gezinshuis", "Jeugdzorg", "Stichting Opvoedsteun"],
+    "both": ["Zorggroep", "Zorgcooperatie", "Stichting", "Zorgnetwerk", "Maatschappelijke Zorg"],
+    "zvw": ["Wijkverpleging", "Thuiszorg", "Zorg aan Huis", "Wijkzorg", "Verpleegteam"],
+}
+INSURER_NAMES = {"3311": "Zorgverzekeraar Polderzeker", "3343": "Kustzorg Verzekeringen", "7029": "De Noordlijn Zorgverzekeringen"}
+
+
+def _organisations_frame(seed: int, providers: pl.DataFrame, zprov: pl.DataFrame) -> pl.DataFrame:
+    """data/reference/organisations.csv: real municipality names for the gemeentecodes, invented
+    names (deterministic by seed) for the synthetic providers and insurers."""
+    rng = np.random.default_rng([seed, 95])
+    groups = [(c, providers.filter(pl.col("serves") == c)["provider_agb"]) for c in ("wmo", "jeugd", "both")]
+    groups.append(("zvw", zprov["provider_agb"]))
+    # every provider gets its own word (so no two look related), a prefix that fits its care
+    words = [_NAME_WORDS[i] for i in rng.permutation(len(_NAME_WORDS))]
+    names, codes = [], []
+    for category, agbs in groups:  # four kinds of provider
+        prefixes = _NAME_PREFIXES[category]
+        pick = rng.integers(0, len(prefixes), len(agbs))
+        names += [f"{prefixes[k]} {words[len(names) + i]}" for i, k in enumerate(pick)]  # a few dozen names
+        codes += agbs.to_list()
+    return pl.DataFrame({
+        "kind": ["municipality"] * len(MUNICIPALITIES) + ["insurer"] * len(INSURERS) + ["provider"] * len(codes),
+        "code": [m[0] for m in MUNICIPALITIES] + [i[0] for i in INSURERS] + codes,
+        "name": [m[1] for m in MUNICIPALITIES] + [INSURER_NAMES[i[0]] for i in INSURERS] + names,
+    })
+
+
 # ---------------------------------------------------------------------------------------------
 # Deliberate bad rows
 # ---------------------------------------------------------------------------------------------
-def _inject_bad_rows(seed: int, frames: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
-    """A small, documented share of bad rows; returns the frames and the list of bad rows."""
+def _inject_bad_rows(seed: int, frames: dict[str, pl.DataFrame],
+                     keep_refs: pl.Series) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """A small, documented share of bad rows; returns the frames and the list of bad rows.
+
+    Lines in ``keep_refs`` (planted truth, e.g. declared after a stop) are never made bad."""
     rng = np.random.default_rng([seed, 90])
     decl = frames["declarations"]
     k = max(2, round(decl.height * 0.0001))  # per defect, about 0.1% of lines over all defects
     credited = decl["previous_reference_number"].drop_nulls()
     eligible = decl.with_row_index("_row").filter(
-        (pl.col("debit_credit") == "D") & ~pl.col("reference_number").is_in(credited.implode()))
+        (pl.col("debit_credit") == "D") & ~pl.col("reference_number").is_in(credited.implode())
+        & ~pl.col("reference_number").is_in(keep_refs.implode()))
     rows = rng.choice(eligible["_row"].to_numpy(), 4 * k, replace=False)
     r_bsn, r_neg, r_missing, r_dup = rows[:k], rows[k:2 * k], rows[2 * k:3 * k], rows[3 * k:]
     bad = []
@@ -1566,8 +1809,7 @@ def build_frames(seed: int = 42, scale: float = 1.0, as_of: date = date(2026, 10
     n_zvw_shared = int(n_zvw * 0.4)
     pool = bsn_pool(n_clients + n_zvw - n_zvw_shared)
     client_bsns = pool[:n_clients]
-    base = base.with_columns(pl.Series("bsn", client_bsns[base["client"].to_numpy()]),
-                             pl.col("care_end").alias("line_end"))
+    base = base.with_columns(pl.Series("bsn", client_bsns[base["client"].to_numpy()]))
     client_law = base.group_by("client").agg(pl.col("law").first()).sort("client")["law"].to_numpy()
     versions = _versions(base, as_of)
     all_lines, u_alloc = _build_declarations(seed, base, providers, as_of)
@@ -1575,22 +1817,30 @@ def build_frames(seed: int = 42, scale: float = 1.0, as_of: date = date(2026, 10
     budgets, budget_truth = _budgets_frame(all_lines)
     wmo_amounts = all_lines.filter(pl.col("code") == "").select(
         "provider", "muni", "law", "mi", "dc", "code", "amount_out")
+    # clients and spend per payer and service month, as generated (approved content, full years)
+    monthly = all_lines.filter(pl.col("code") == "").group_by("muni", "law", "mi").agg(
+        pl.col("bsn").filter(pl.col("dc") == "D").n_unique().alias("clients"),
+        (pl.when(pl.col("dc") == "C").then(-pl.col("amount_out")).otherwise(pl.col("amount_out")).sum() / 100)
+        .alias("spend_eur"))
     holder = {"lines": all_lines}
     del all_lines
     lines, msgs = _finalise_declarations(seed, holder, as_of)
     lines = lines.sort("muni", "declared", "provider", "law", "msg_seq", "lid")
     decl = _declarations_frame(lines, providers)
     answers = _answers_frame(seed, lines, msgs, decl, as_of)
-    care_events = _care_events(seed, base, u_alloc, providers, as_of)
+    alloc_frame = _allocations_frame(versions, providers).sort("municipality_code", "decided_on", "allocation_number")
+    care_events, stop_truth = _care_events(seed, base, u_alloc, providers, as_of, decl, alloc_frame)
+    after_stop = _after_stop_truth(lines, msgs, stop_truth["stops"], providers, as_of)
     delivered_hours = _delivered_hours(seed, lines, base, providers, as_of)
     del lines, msgs
     # Wmo clients (older people) are more often wijkverpleging clients than Jeugd clients
     wmo_clients = np.flatnonzero(client_law == "wmo")
     shared = np.random.default_rng([seed, 71]).choice(wmo_clients, min(n_zvw_shared, len(wmo_clients)), replace=False)
-    zl, contract = _zvw(seed, scale, as_of, zprov, client_bsns[np.sort(shared)], pool[n_clients:])
+    zl, contract, episodes = _zvw(seed, scale, as_of, zprov, client_bsns[np.sort(shared)], pool[n_clients:])
     ceilings, ceiling_truth = _ceilings_frame(seed, zl, zprov, contract, wmo_amounts, providers)
+    generated = _generated_monthly(monthly, base, zl, episodes)
     frames = {
-        "allocations": _allocations_frame(versions, providers).sort("municipality_code", "decided_on", "allocation_number"),
+        "allocations": alloc_frame,
         "declarations": decl,
         "answers": answers,
         "care_events": care_events,
@@ -1599,10 +1849,17 @@ def build_frames(seed: int = 42, scale: float = 1.0, as_of: date = date(2026, 10
         "products": _products_frame(),
         "ceilings": ceilings,
         "budgets": budgets,
+        "organisations": _organisations_frame(seed, providers, zprov),
     }
     del zl, versions, base
-    frames, bad_rows = _inject_bad_rows(seed, frames)
+    frames, bad_rows = _inject_bad_rows(seed, frames, after_stop["reference_number"])
     frames["bad_rows"] = bad_rows
+    frames["_truth_budgets"] = budget_truth
+    frames["_truth_ceilings"] = ceiling_truth
+    frames["_truth_stops"] = stop_truth["stops"].drop("aid")
+    frames["_truth_open_after_stop"] = stop_truth["open_after_stop"].drop("aid")
+    frames["_truth_after_stop"] = after_stop
+    frames["_generated_monthly"] = generated
     frames["_providers"] = providers
     frames["_zvw_providers"] = zprov
     return frames
@@ -1671,6 +1928,29 @@ XML_MUNICIPALITY = "0399"  # ... exchanges iWmo/iJw XML messages with this munic
 XML_MAX_CLIENTS = 400  # 301/305/307 are one file per client: their number does not grow with scale
 
 
+def _xml_selection(decl: pl.DataFrame, alloc: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """The providers (every XML_PROVIDER_EVERY-th by AGB) and the clients (the first
+    XML_MAX_CLIENTS by BSN) whose traffic with XML_MUNICIPALITY goes as XML, both imploded."""
+    agbs = decl.select(pl.col("provider_agb").unique().sort())["provider_agb"].gather_every(XML_PROVIDER_EVERY)
+    candidate = pl.col("provider_agb").is_in(agbs.implode()) & (pl.col("municipality_code") == XML_MUNICIPALITY)
+    clients = alloc.filter(candidate)["client_bsn"].unique().sort().head(XML_MAX_CLIENTS)
+    return agbs.implode(), clients.implode()
+
+
+def _xml_message_dates(events: pl.DataFrame, decl: pl.DataFrame, alloc: pl.DataFrame) -> pl.Series:
+    """sent_on of each care event as the data says it: an XML 305/307 carries the events of one
+    client (per provider and event, the n-th of each allocation together, as
+    pipeline/ingest/iwmo_writer.py groups them) under one Dagtekening, the latest of them."""
+    agbs, clients = _xml_selection(decl, alloc)
+    xml = (pl.col("provider_agb").is_in(agbs) & (pl.col("municipality_code") == XML_MUNICIPALITY)
+           & pl.col("client_bsn").is_in(clients))
+    key = ["municipality_code", "provider_agb", "client_bsn", "event"]
+    version = pl.int_range(pl.len()).over([*key, "allocation_number", "start_date"])
+    grouped = events.with_row_index("_row").filter(xml).with_columns(version.alias("_version")).with_columns(
+        pl.col("sent_on").max().over([*key, "_version"]).alias("_sent"))
+    return events["sent_on"].scatter(grouped["_row"], grouped["_sent"])
+
+
 def split_xml_traffic(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
     """Split allocations, declarations, answers and care events into the part that a few providers
     exchange as iWmo/iJw 3.2 XML messages and the part that stays in tabular exports.
@@ -1683,8 +1963,7 @@ def split_xml_traffic(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.Dat
     tabular files load first, and a credit must find its debit).
     """
     decl = frames["declarations"]
-    agbs = decl.select(pl.col("provider_agb").unique().sort())["provider_agb"]
-    xml_agbs = agbs.gather_every(XML_PROVIDER_EVERY).implode()
+    xml_agbs, clients = _xml_selection(decl, frames["allocations"])
     bad = frames["bad_rows"]
     bad_refs = bad.filter(pl.col("kind") == "declarations")["reference_number"].implode()
     bad_allocs = bad.filter(pl.col("kind") == "allocations")["reference_number"].implode()
@@ -1707,7 +1986,6 @@ def split_xml_traffic(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.Dat
     xml_answers = answers.join(xml_messages, on=key, how="semi")
 
     alloc = frames["allocations"]
-    clients = (alloc.filter(candidate)["client_bsn"].unique().sort().head(XML_MAX_CLIENTS)).implode()
     per_client = candidate & pl.col("client_bsn").is_in(clients)
     alloc_xml = (per_client & ~pl.col("allocation_number").is_in(bad_allocs)
                  & pl.col("allocation_number").str.contains(r"^\d+$"))
@@ -1824,7 +2102,7 @@ def write_frames(frames: dict[str, pl.DataFrame], out_dir: Path) -> dict[str, li
         _write_csv(part.select(COLUMNS["delivered_hours"]), path)
         add("delivered_hours", path)
 
-    for kind in ("products", "ceilings", "budgets"):
+    for kind in ("products", "ceilings", "budgets", "organisations"):
         path = ref / f"{kind}.csv"
         _write_csv(frames[kind].select(COLUMNS[kind]), path)
         add(kind, path)
@@ -1857,12 +2135,112 @@ inbox/care_events/       start and stop events (305/307 content)
 inbox/zvw_declarations/  wijkverpleging lines, one file per insurer per month of submitted_on
                          (insurer {CLIENT_ID_INSURER} delivers a pseudonymised client_id, no BSN)
 inbox/delivered_hours/   hours registered by some providers for band products
-reference/               products.csv, ceilings.csv, budgets.csv
+reference/               products.csv, ceilings.csv, budgets.csv, organisations.csv (real
+                         municipality names; provider and insurer names are invented)
 
 Deliberate defects (listed row by row in bad_rows.csv), so the quarantine has work to do:
 {bad_lines}
   and one unreadable file: inbox/declarations/declarations_0441_herlevering_truncated.parquet
 """
+
+
+def _records(df: pl.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts (dates as ISO text)."""
+    return df.with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d")).to_dicts()
+
+
+def _parameters() -> dict:
+    """The generator's configuration, as summary.json states it."""
+    months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+
+    def season(a: np.ndarray) -> dict:
+        return dict(zip(months, np.round(a / a.mean(), 3).tolist()))
+
+    return {
+        "observation_window_start": DATA_START.isoformat(),
+        "allocation_history_start": HISTORY_START.isoformat(),
+        "max_care_months": MAX_CARE_MONTHS,
+        "growth_per_year": {"clients_by_municipality": GROWTH, "clients_by_insurer": INSURER_GROWTH,
+                            "tariff_indexation_2026": {"wmo_jeugd": TARIFF_INDEX_2026, "wijkverpleging": 1.035}},
+        "seasonality": {"new_allocations": season(SEASON_INFLOW), "volume_per_allocation_month": season(SEASON_USE),
+                        "new_wijkverpleging_clients": season(ZVW_SEASON_INFLOW),
+                        "wijkverpleging_hours_per_client": season(ZVW_SEASON_HOURS)},
+        "churn": {
+            "allocation_months_by_template": {f"{t.law}/{t.product or 'budget ' + t.category}/{t.unit or '-'}/{t.frequency or '-'}":
+                                              {"months": list(t.months), "open_ended_share": t.open_share}
+                                              for t in TEMPLATES},  # a few dozen templates
+            "open_ended_care_mean_months": OPEN_CARE_MEAN_MONTHS,
+            "extended_share": 0.10, "shortened_share": 0.03, "deleted_share": 0.015,
+            "wijkverpleging_episodes": {"short_share": 0.6, "short_mean_months": 2.5, "long_mean_months": 14},
+        },
+        "budget_factor": BUDGET_FACTOR,
+        "category_budgets": [{"municipality_code": MUNICIPALITIES[m][0], "law": law, "product_category": c, "factor": f}
+                             for m, law, c, f in CATEGORY_BUDGETS],
+        "ceiling_factors": {k: list(v) for k, v in CEILING_FACTORS.items()},
+        "ceiling_shares": {"over": CEILING_OVER_SHARE, "near": CEILING_NEAR_SHARE},
+        "never_closed_share": NEVER_CLOSED_SHARE,
+        "declared_after_stop_share_of_never_closed": AFTER_STOP_SHARE,
+        "stop_message_late_share": MESSAGE_LATE_SHARE,
+        "stop_message_working_days": {"on_time": [0, 3], "late": [8, 30]},
+        "deleted_stop_share": DELETED_STOP_SHARE,
+    }
+
+
+def _generated_summary(monthly: pl.DataFrame) -> dict:
+    """Per payer and month as generated, and per payer the growth and churn this measures."""
+    m = monthly.with_columns(pl.col("month").str.slice(0, 4).alias("year"))
+    keys = ["payer_kind", "payer_code", "law"]
+    yearly = m.group_by(*keys, "year").agg(pl.col("clients").mean(), pl.col("spend_eur").sum(),
+                                            pl.col("started").sum(), pl.col("ended").sum(),
+                                            pl.col("allocations_in_care").mean())
+    y25 = yearly.filter(pl.col("year") == "2025").drop("year")
+    y26 = yearly.filter(pl.col("year") == "2026").drop("year")
+    g = y25.join(y26, on=keys, suffix="_2026", nulls_equal=True).sort(keys, nulls_last=True)
+    in_care = pl.when(pl.col("payer_kind") == "insurer").then(pl.col("clients")).otherwise(pl.col("allocations_in_care"))
+    g = g.select(
+        *keys,
+        ((pl.col("clients_2026") / pl.col("clients") - 1)).round(4).alias("clients_growth_2026"),
+        ((pl.col("spend_eur_2026") / pl.col("spend_eur") - 1)).round(4).alias("spend_growth_2026"),
+        (pl.col("ended") / 12 / in_care).round(4).alias("ended_per_month_share_2025"),
+        (pl.col("started") / 12 / in_care).round(4).alias("started_per_month_share_2025"),
+    )
+    return {"monthly": _records(monthly), "per_payer": _records(g)}
+
+
+def _truth(frames: dict[str, pl.DataFrame]) -> dict:
+    """What the generator planted, for tests and closing notes to compare the pipeline against."""
+    ceilings = frames["_truth_ceilings"]
+    budgets = frames["_truth_budgets"]
+    after = frames["_truth_after_stop"]
+    stops = frames["_truth_stops"]
+    open_after = frames["_truth_open_after_stop"]
+    by_muni = stops.group_by("municipality_code").agg(
+        (pl.col("kind") == "final").sum().alias("final_stops"),
+        ((pl.col("kind") == "final") & (pl.col("working_days") > 5)).sum().alias("late_final_stops"),
+        (pl.col("kind") == "temporary").sum().alias("temporary_stops"),
+        (pl.col("kind") == "deleted").sum().alias("deleted_stops"),
+        (pl.col("working_days") > 5).sum().alias("late_stop_messages")).sort("municipality_code")
+    after_by_muni = after.group_by("municipality_code").agg(
+        pl.len().alias("lines"), pl.col("amount_eur").sum().round(2)).sort("municipality_code")
+    open_by_muni = open_after.group_by("municipality_code", "planted").len().sort("municipality_code", "planted")
+    return {
+        "about": ("Outcomes are full years as generated (2025 complete, 2026 as planned to December): approved "
+                  "net amounts of the lines with service in the year. Stops are the exported stop messages "
+                  "(status 1), with working days from end_date to sent_on (NL holidays excluded)."),
+        "ceiling_overruns": _records(ceilings.filter(pl.col("planted") == "over").select(
+            "payer_code", "provider_agb", "year", "ceiling_eur", "outcome_eur", "policy")),
+        "ceilings": _records(ceilings),
+        "budget_overspends": _records(budgets.filter(pl.col("planted") == "over").select(
+            "municipality_code", "law", "product_category", "year", "budget_eur", "outcome_eur")),
+        "budgets": _records(budgets),
+        "declared_after_stop": {"per_municipality": _records(after_by_muni),
+                                "lines": _records(after) if after.height <= 20_000 else None},
+        "stop_messages": {"per_municipality": _records(by_muni),
+                          "late": _records(stops.filter(pl.col("working_days") > 5)),
+                          "temporary": _records(stops.filter(pl.col("kind") == "temporary")),
+                          "deleted": _records(stops.filter(pl.col("kind") == "deleted"))},
+        "open_after_stop": {"per_municipality": _records(open_by_muni), "allocations": _records(open_after)},
+    }
 
 
 def generate(out_dir: Path, seed: int = 42, scale: float = 1.0, as_of: date = date(2026, 10, 31)) -> dict:
@@ -1889,6 +2267,10 @@ def generate(out_dir: Path, seed: int = 42, scale: float = 1.0, as_of: date = da
         },
         "late_providers": providers.filter(pl.col("role") == "late")["provider_agb"].to_list(),
         "minute_providers": providers.filter(pl.col("declares_minutes"))["provider_agb"].to_list(),
+        "zvw_late_providers": frames["_zvw_providers"].filter(pl.col("late"))["provider_agb"].to_list(),
+        "parameters": _parameters(),
+        "generated": _generated_summary(frames["_generated_monthly"]),
+        "truth": _truth(frames),
     }
     (Path(out_dir) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

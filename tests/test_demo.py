@@ -29,7 +29,7 @@ EXPECTED_HEADERS = {
     "period_start,period_end,volume,unit,tariff_eur,amount_eur,debit_credit",
     "answers": "provider_agb,law,message_id,answered_on,reference_number,return_codes",
     "care_events": "municipality_code,law,allocation_number,provider_agb,client_bsn,event,start_date,"
-    "end_date,end_reason,status",
+    "end_date,end_reason,status,sent_on",
     "zvw_declarations": "insurer_code,provider_agb,client_bsn,client_id,reference_number,"
     "previous_reference_number,service_start,service_end,prestation_code,minutes,tariff_eur,"
     "amount_eur,debit_credit,submitted_on,status",
@@ -232,7 +232,7 @@ def test_no_date_after_as_of(out):
         "allocations": ["decided_on", "start_date"],
         "declarations": ["declared_on", "period_start", "period_end", "declaration_period_start"],
         "answers": ["answered_on"],
-        "care_events": ["start_date", "end_date"],
+        "care_events": ["start_date", "end_date", "sent_on"],
         "zvw_declarations": ["service_start", "service_end", "submitted_on"],
     }
     for kind, cols in checks.items():
