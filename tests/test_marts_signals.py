@@ -260,6 +260,30 @@ def test_a_deleted_stop_no_longer_counts():
     assert (stops[(AGB, D(2026, 3, 1))]["stops"], stops[(AGB, D(2026, 3, 1))]["late_stops"]) == (1, 0)
 
 
+def test_a_stop_deleted_by_mistake_and_the_real_stop_later_follow_their_message_dates():
+    # three 307s of the same product (same Begindatum): a stop on 24 June, its deletion on 27 June,
+    # and the real stop on 4 September sent 29 September. XML files are named by message id, so the
+    # deletion's file sorts last; the message dates (sent_on) say which came last: the real stop.
+    conn = build(
+        as_of=D(2026, 10, 31),
+        allocations=[alloc("K")],
+        events=[
+            event("K", "start", D(2026, 4, 29), sent_on=D(2026, 5, 4), file="iwmo/S5.xml"),
+            event("K", "stop", D(2026, 4, 29), D(2026, 9, 4), "31", D(2026, 9, 29), file="iwmo/E0.xml"),
+            event("K", "stop", D(2026, 4, 29), D(2026, 6, 24), "31", D(2026, 6, 25), file="iwmo/E5.xml"),
+            event("K", "stop", D(2026, 4, 29), D(2026, 6, 24), "31", D(2026, 6, 27), status="3",
+                  file="iwmo/E6.xml"),
+        ],
+        lines=[line("K", D(2026, 7, 1), D(2026, 7, 31), 10.0, reference="k-jul"),
+               line("K", D(2026, 9, 5), D(2026, 9, 30), 12.0, reference="k-sep")],
+    )
+    assert signals(conn) == {("K", "k-sep", "after_stop", 12.0)}
+    # Friday 4 September to Tuesday 29 September: 17 working days, late
+    (stop,) = rows(conn, "select * from marts.stop_messages")
+    assert (stop["month"], stop["stops"], stop["late_stops"], stop["median_delay_working_days"]) == (
+        D(2026, 9, 1), 1, 1, 17.0)
+
+
 def test_a_stop_of_one_of_two_allocations_of_a_client_signals_only_that_allocation():
     # the client has allocations A1 (stopped 10 March) and A2 (running) with the same provider
     conn = build(

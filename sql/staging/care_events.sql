@@ -1,5 +1,7 @@
 -- Start and stop events after corrections: per logical key (IV008) the last delivered row wins,
--- and a last row with StatusAanlevering 3 deletes the event.
+-- and a last row with StatusAanlevering 3 deletes the event. Last delivered = the latest message
+-- date (sent_on, the Dagtekening), then the file and row: XML messages are named by their id, not
+-- by their date, so a stop deleted by mistake and sent again later must not lose to its deletion.
 with source as (
     select * from raw.care_events
 ),
@@ -10,7 +12,7 @@ ranked as (
         row_number() over (
             partition by municipality_code, law, coalesce(allocation_number, ''), provider_agb,
                          client_id, event, start_date
-            order by source_file desc, source_row desc
+            order by sent_on desc nulls last, source_file desc, source_row desc
         ) as row_rank
     from source
 ),
