@@ -1115,6 +1115,15 @@ def _message_delay(rng: np.random.Generator, late_share: np.ndarray) -> np.ndarr
     return np.where(rng.random(n) < late_share, rng.integers(8, 31, n), on_time)
 
 
+def _at_least_one(eligible: np.ndarray, r: np.ndarray, share: float) -> np.ndarray:
+    """A share of the eligible rows (r < share), and at least one when any is eligible: a planted
+    situation exists at every scale."""
+    chosen = eligible & (r < share)
+    if eligible.any() and not chosen.any():
+        chosen[np.flatnonzero(eligible)[np.argmin(r[eligible])]] = True
+    return chosen
+
+
 def _care_events(seed: int, base: pl.DataFrame, u_alloc: np.ndarray, providers: pl.DataFrame, as_of: date,
                  decl: pl.DataFrame, alloc: pl.DataFrame):
     """Start and stop messages (305/307 content) with their Dagtekening (sent_on), and their truth.
@@ -1145,8 +1154,8 @@ def _care_events(seed: int, base: pl.DataFrame, u_alloc: np.ndarray, providers: 
     # temporary stops (20) followed by a restart
     running_to = np.where(end < 0, as_of_day, np.minimum(end, as_of_day))
     running_long = has_start & (running_to - real_start > 120)
-    temp = running_long & (rng.random(n) < 0.04)
     temp_stop = real_start + ((running_to - real_start) * 0.4).astype(np.int64)
+    temp = _at_least_one(running_long & (temp_stop >= window), rng.random(n), 0.04)
     restart = temp_stop + rng.integers(14, 45, n)
     restart_ok = temp & (restart <= running_to)
     # deleted start events, corrected by a new one
@@ -1154,8 +1163,8 @@ def _care_events(seed: int, base: pl.DataFrame, u_alloc: np.ndarray, providers: 
     wrong_start = real_start + rng.integers(20, 40, n)
     wrong = wrong & (wrong_start <= as_of_day)
     # stops sent by mistake and deleted (status 3) a few days later: care goes on after them
-    mistake = running_long & ~temp & (rng.random(n) < DELETED_STOP_SHARE)
     mistake_day = real_start + ((running_to - real_start) * rng.uniform(0.3, 0.6, n)).astype(np.int64)
+    mistake = _at_least_one(running_long & ~temp & (mistake_day >= window), rng.random(n), DELETED_STOP_SHARE)
 
     # Dagtekening: working days after the event; providers late by habit send late more often
     role = providers["role"].to_numpy().astype(str)[a["provider"].to_numpy()]
@@ -1565,7 +1574,8 @@ def _ceilings_frame(seed: int, zl: pl.DataFrame, zprov: pl.DataFrame, contract: 
         "payer_code": _take(ins_codes, full["ins"].to_numpy()),
         "provider_agb": zprov["provider_agb"].gather(full["prov"].to_numpy()),
         "year": full["year"].cast(pl.Int64),
-        "ceiling_eur": np.round(full["net"].to_numpy() * factor / 100 / 1000) * 1000,
+        # in whole hundreds (a tiny contract of a small scale keeps a ceiling above zero)
+        "ceiling_eur": np.maximum(np.round(full["net"].to_numpy() * factor / 100 / 100) * 100, 100),
         "max_hours_per_client_month": zprov["agreement"].gather(full["prov"].to_numpy()).cast(pl.Float64),
         "policy": np.where(settle, "settle", "stop_payment"),
         "increase_request_deadline": _dates(np.where(year == 2026, day_number(date(2026, 9, 1)),

@@ -470,3 +470,194 @@ def test_scaling_doubles_lines():
     for kind in ("declarations", "zvw_declarations", "allocations"):
         ratio = two[kind].height / one[kind].height
         assert 1.7 < ratio < 2.3, (kind, ratio)
+
+
+# --- steady state (issue 19) -------------------------------------------------------------------
+
+
+def _in_force(alloc: pl.DataFrame, month: str) -> pl.DataFrame:
+    """Allocations (latest version) that cover some day of the month YYYY-MM."""
+    first = date.fromisoformat(f"{month}-01")
+    last = (pl.lit(first).dt.month_end())
+    return alloc.filter((pl.col("start_date").str.to_date() <= last)
+                        & (pl.col("end_date").is_null() | (pl.col("end_date").str.to_date() >= first)))
+
+
+def test_the_population_is_in_care_from_the_first_month(out, summary):
+    """No cold start: the allocations in force and the clients declared for stay level over 2025
+    (the old generator grew tenfold), because allocations began up to four years before the window."""
+    alloc = _latest_allocations(out)
+    jan, dec = _in_force(alloc, "2025-01").height, _in_force(alloc, "2025-12").height
+    assert 0.8 < dec / jan < 1.25, (jan, dec)
+    # most of January's population started before the window, some years before, and some of it
+    # ends soon after the window begins
+    started = _in_force(alloc, "2025-01")["start_date"]
+    assert (started < "2025-01-01").mean() > 0.8
+    assert started.min() < "2022-07-01"
+    ends = _in_force(alloc, "2025-01")["end_date"].drop_nulls()
+    assert ((ends >= "2025-01-01") & (ends < "2025-04-01")).sum() > 0
+    # what was decided before the window comes as one first-load file per municipality
+    initial = [f for f in summary["file_list"]["allocations"] if "_initial." in f]
+    assert len(initial) == 6
+    first_load = read_kind(out, "allocations").filter(pl.col("source_file").str.contains("_initial."))
+    assert (first_load["decided_on"].str.slice(0, 10) < "2025-01-01").all()
+    # declarations only from the window on, also for the allocations that started before it
+    decl = read_kind(out, "declarations")
+    assert decl["period_start"].min() >= "2025-01-01"
+    old = alloc.filter(pl.col("start_date") < "2024-01-01")["allocation_number"]
+    assert decl.filter(pl.col("allocation_number").is_in(old.implode())
+                       & (pl.col("period_start").str.slice(0, 7) == "2025-01")).height > 0
+    # clients declared per month, Wmo/Jeugd and wijkverpleging, level too
+    per_month = decl.group_by(pl.col("period_start").str.slice(0, 7).alias("m")).agg(pl.col("client_bsn").n_unique())
+    n = dict(per_month.iter_rows())
+    assert 0.8 < n["2025-12"] / n["2025-01"] < 1.25
+    zvw = read_kind(out, "zvw_declarations").with_columns(pl.coalesce("client_bsn", "client_id").alias("c"))
+    zn = dict(zvw.group_by(pl.col("service_start").str.slice(0, 7)).agg(pl.col("c").n_unique()).iter_rows())
+    assert 0.8 < zn["2025-12"] / zn["2025-01"] < 1.25
+
+
+def test_summary_states_the_parameters_and_what_was_generated(summary):
+    p = summary["parameters"]
+    assert set(p["growth_per_year"]["clients_by_municipality"]) == {"0361", "0383", "0373", "1980", "0399", "0441"}
+    assert set(p["growth_per_year"]["clients_by_insurer"]) == {"3311", "3343", "7029"}
+    assert all(0 < g < 0.08 for g in p["growth_per_year"]["clients_by_municipality"].values())
+    for factors in p["seasonality"].values():
+        assert len(factors) == 12 and abs(sum(factors.values()) / 12 - 1) < 0.01
+    assert p["seasonality"]["volume_per_allocation_month"]["aug"] < 0.95  # the summer dip
+    monthly = pl.DataFrame(summary["generated"]["monthly"])
+    assert monthly.height == (6 * 2 + 3) * 24  # every payer (municipality × law, insurer) × 24 months
+    assert (monthly["spend_eur"] > 0).all() and (monthly["clients"] > 0).all()
+    per_payer = pl.DataFrame(summary["generated"]["per_payer"])
+    assert per_payer.height == 15 and per_payer["ended_per_month_share_2025"].is_between(0.01, 0.3).all()
+    assert summary["late_providers"] and len(summary["zvw_late_providers"]) == 3
+
+
+# --- truth (issues 14 and 18) ------------------------------------------------------------------
+
+
+def test_ceiling_and_budget_truth(out, summary):
+    truth = summary["truth"]
+    ceilings = pl.read_csv(out / "reference" / "ceilings.csv", infer_schema=False).with_columns(
+        pl.col("year").cast(pl.Int64), pl.col("ceiling_eur").cast(pl.Float64))
+    t = pl.DataFrame(truth["ceilings"])
+    assert t.select("payer_code", "provider_agb", "year", "ceiling_eur").sort(pl.all()).equals(
+        ceilings.select("payer_code", "provider_agb", "year", "ceiling_eur").sort(pl.all()))
+    share = pl.col("outcome_eur") / pl.col("ceiling_eur")
+    assert t.filter(pl.col("planted") == "over").select(share > 1).to_series().all()
+    large = pl.col("ceiling_eur") >= 10_000  # (a tiny contract's ceiling is rounded to hundreds)
+    assert t.filter((pl.col("planted") == "within") & large).select(share < 0.9).to_series().all()  # clearly within
+    over = pl.DataFrame(truth["ceiling_overruns"])
+    assert over.height == t.filter(pl.col("planted") == "over").height
+    per_year = over.filter(pl.col("payer_code").is_in(["3311", "3343", "7029"])).group_by("year").len()
+    assert per_year.height == 2 and per_year["len"].is_between(2, 8).all()  # a handful a year
+    # the 2025 insurer outcomes are exactly what the wijkverpleging files hold for 2025
+    z = read_kind(out, "zvw_declarations").filter(
+        (pl.col("status") != "rejected") & (pl.col("service_start").str.slice(0, 4) == "2025")).with_columns(
+        (pl.col("amount_eur").cast(pl.Float64) * pl.when(pl.col("debit_credit") == "C").then(-1).otherwise(1)).alias("net"))
+    files = z.group_by(pl.col("insurer_code").alias("payer_code"), "provider_agb").agg(pl.col("net").sum())
+    t25 = t.filter((pl.col("year") == 2025) & pl.col("payer_code").is_in(["3311", "3343", "7029"]))
+    both = t25.join(files, on=["payer_code", "provider_agb"], how="left")
+    assert ((both["net"] - both["outcome_eur"]).abs() < 0.01).all()
+    # budgets: 0361 and 0441 overspend (every law and year), the others stay clearly within
+    b = pl.DataFrame(truth["budgets"])
+    budgets = pl.read_csv(out / "reference" / "budgets.csv", infer_schema=False)
+    assert b.height == budgets.height
+    whole = b.filter(pl.col("product_category").is_null())
+    over_munis = set(whole.filter(pl.col("outcome_eur") > pl.col("budget_eur"))["municipality_code"])
+    assert over_munis == {"0361", "0441"}
+    assert whole.filter(pl.col("municipality_code").is_in(["0361", "0441"]))["planted"].eq("over").all()
+    assert whole.filter(~pl.col("municipality_code").is_in(["0361", "0441"])).select(
+        pl.col("outcome_eur") / pl.col("budget_eur") < 0.97).to_series().all()
+    assert {(r["municipality_code"], r["law"], r["year"]) for r in truth["budget_overspends"]} >= {
+        (m, law, y) for m in ("0361", "0441") for law in ("wmo", "jeugd") for y in (2025, 2026)}
+
+
+def _working_days(a: pl.Series, b: pl.Series) -> np.ndarray:
+    """Working days in (a, b], Dutch public holidays excluded (independent of the generator)."""
+    import holidays
+    hol = np.array(sorted(holidays.country_holidays("NL", years=range(2024, 2028))), dtype="datetime64[D]")
+    a_ = a.str.to_date().to_numpy().astype("datetime64[D]")
+    b_ = b.str.to_date().to_numpy().astype("datetime64[D]")
+    return np.busday_count(a_ + 1, b_ + 1, holidays=hol)
+
+
+def _final_stops(out: Path) -> pl.DataFrame:
+    """Stop messages as exported: not temporary (20), not deleted (a status-3 message of the same stop)."""
+    ev = read_kind(out, "care_events").filter(pl.col("event") == "stop")
+    key = ["municipality_code", "law", "allocation_number", "start_date", "end_date"]
+    deleted = ev.filter(pl.col("status") == "3").select(key)
+    return ev.filter((pl.col("status") == "1") & (pl.col("end_reason") != "20")).join(deleted, on=key, how="anti")
+
+
+def test_stop_truth_recomputed_from_the_files(out, summary):
+    """sent_on, late stops, temporary stops that resume, deleted stops and allocations left open
+    after a stop: what summary.json says equals what the exported files hold."""
+    ev = read_kind(out, "care_events")
+    assert ev["sent_on"].is_not_null().all() and (ev["sent_on"] >= ev["end_date"].fill_null(ev["start_date"])).all()
+    truth = summary["truth"]["stop_messages"]
+    stops = _final_stops(out)
+    stops = stops.with_columns(pl.Series("wd", _working_days(stops["end_date"], stops["sent_on"])))
+    late = stops.filter(pl.col("wd") > 5)
+    assert not stops.filter((pl.col("wd") > 3) & (pl.col("wd") < 8)).height  # on time ≤ 3, late ≥ 8
+    per_muni = {r["municipality_code"]: r for r in truth["per_municipality"]}
+    counts = stops.group_by("municipality_code").agg(pl.len(), (pl.col("wd") > 5).sum().alias("late"))
+    for muni, n, n_late in counts.iter_rows():
+        assert (per_muni[muni]["final_stops"], per_muni[muni]["late_final_stops"]) == (n, n_late), muni
+    assert 0.05 < late.height / stops.height < 0.35
+    t_late = pl.DataFrame(truth["late"]).filter(pl.col("kind") == "final")
+    assert set(zip(t_late["allocation_number"], t_late["end_date"])) == set(zip(late["allocation_number"], late["end_date"]))
+    # a temporary stop resumed by a later start of the same allocation
+    temp = ev.filter((pl.col("event") == "stop") & (pl.col("end_reason") == "20"))
+    starts = ev.filter((pl.col("event") == "start") & (pl.col("status") == "1"))
+    resumed = temp.join(starts, on=["municipality_code", "law", "allocation_number"], suffix="_s").filter(
+        pl.col("start_date_s") > pl.col("end_date"))
+    assert resumed.height >= 1 and len(truth["temporary"]) == temp.height
+    # a stop deleted by a status-3 message
+    assert ev.filter((pl.col("event") == "stop") & (pl.col("status") == "3")).height == len(truth["deleted"]) >= 1
+    # allocations whose care stopped for good while their latest version has no end on or before the stop
+    latest = _latest_allocations(out).select("municipality_code", "law", "allocation_number",
+                                             pl.col("end_date").alias("alloc_end"))
+    open_after = stops.join(latest, on=["municipality_code", "law", "allocation_number"]).filter(
+        pl.col("alloc_end").is_null() | (pl.col("alloc_end") > pl.col("end_date")))
+    planted = pl.DataFrame(summary["truth"]["open_after_stop"]["allocations"])
+    assert set(open_after["allocation_number"]) == set(planted["allocation_number"])
+    assert planted.height >= 1 and (planted["planted"] == "never_closed").any()
+
+
+def test_declared_after_stop_truth_recomputed_from_the_files(out, summary):
+    """Lines not rejected (approved, or pending without an answer) whose period starts after a final
+    stop of their allocation: exactly the planted ones."""
+    decl = read_kind(out, "declarations")
+    answers = read_kind(out, "answers")
+    bad = pl.read_csv(out / "bad_rows.csv", infer_schema=False)
+    voided = answers.filter(pl.col("reference_number").is_null() & pl.col("return_codes").is_in(["0001", "0200,9333"]))
+    rejected = answers.filter(pl.col("reference_number").is_not_null())
+    lines = (decl.join(voided.select("provider_agb", "message_id"), on=["provider_agb", "message_id"], how="anti")
+             .join(rejected.select("provider_agb", "message_id", "reference_number"),
+                   on=["provider_agb", "message_id", "reference_number"], how="anti")
+             .filter(~pl.col("reference_number").is_in(bad["reference_number"].implode())))
+    stops = _final_stops(out).select("municipality_code", "law", "allocation_number", pl.col("end_date").alias("stop"))
+    after = lines.join(stops, on=["municipality_code", "law", "allocation_number"]).filter(
+        pl.col("period_start") > pl.col("stop"))
+    planted = pl.DataFrame(summary["truth"]["declared_after_stop"]["lines"])
+    assert planted.height >= 1
+    assert set(after["reference_number"]) == set(planted["reference_number"])
+    assert (after["debit_credit"] == "D").all()
+    per_muni = {r["municipality_code"]: r["lines"] for r in summary["truth"]["declared_after_stop"]["per_municipality"]}
+    assert sum(per_muni.values()) == after.height
+    # a few percent of the allocations stopped for good
+    share = after["allocation_number"].n_unique() / _final_stops(out).height
+    assert 0.003 < share < 0.08
+
+
+def test_organisations_reference(out):
+    org = pl.read_csv(out / "reference" / "organisations.csv", infer_schema=False)
+    assert org.columns == ["kind", "code", "name"]
+    munis = dict(org.filter(pl.col("kind") == "municipality").select("code", "name").iter_rows())
+    assert munis == {"0361": "Alkmaar", "0383": "Castricum", "0373": "Bergen (NH)", "1980": "Dijk en Waard",
+                     "0399": "Heiloo", "0441": "Schagen"}
+    assert set(org.filter(pl.col("kind") == "insurer")["code"]) == {"3311", "3343", "7029"}
+    providers = set(org.filter(pl.col("kind") == "provider")["code"])
+    assert set(read_kind(out, "declarations")["provider_agb"]) <= providers
+    assert set(read_kind(out, "zvw_declarations")["provider_agb"]) <= providers
+    assert org["name"].n_unique() == org.height and org["code"].n_unique() == org.height
