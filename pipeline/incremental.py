@@ -19,6 +19,12 @@ A full build happens whenever a partial one cannot be proven equal: the first bu
 model or setting, ``$as_of`` moving back (or into a new year, where a model's horizon moves), an
 upstream that was rebuilt in full or more than once since, or ``ZORG_FULL_REBUILD=1``.
 ``meta.builds`` records every build (sequence number, mode, reason, inputs read).
+
+A small lookup that is built in full every time (``CONTENT_HASHED``: a payer's observation window)
+would force every model reading it into a full build. Its content is fingerprinted instead: a
+model that read it is built in part when the lookup, rebuilt, holds exactly the rows it held then;
+when the rows differ (a window moved: new history loaded, a changed ``data_start``) it is built in
+full.
 """
 
 from __future__ import annotations
@@ -44,7 +50,12 @@ create table if not exists meta.builds (
     table_name varchar primary key, seq bigint, mode varchar, reason varchar, sql_hash varchar,
     params varchar, as_of date, inputs varchar, rows_rebuilt bigint, built_at timestamp);
 create table if not exists meta.build_files (table_name varchar, source_file varchar, sha256 varchar);
+alter table meta.builds add column if not exists content_hash varchar;
+alter table meta.builds add column if not exists input_hashes varchar;
 """
+
+# Small tables built in full whose content, not their build, decides whether a reader changed.
+CONTENT_HASHED = {("staging", "observation_windows")}
 
 
 @dataclass(frozen=True)
@@ -153,15 +164,15 @@ def build_model(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
     as_of = used.get("as_of")
     fingerprint, settings = _fingerprint(schema, name, spec), _jsonable(used)
 
-    last = conn.execute("select seq, sql_hash, params, as_of, inputs from meta.builds where table_name = ?",
-                        [table]).fetchall()
-    ups = {t: (seq, mode) for t, seq, mode in conn.execute(
-        "select table_name, seq, mode from meta.builds where table_name in (select unnest(?::varchar[]))",
-        [upstream]).fetchall()}
+    last = conn.execute("select seq, sql_hash, params, as_of, inputs, input_hashes from meta.builds "
+                        "where table_name = ?", [table]).fetchall()
+    up_builds = _upstream_builds(conn, upstream)
+    ups = {t: (seq, mode) for t, seq, mode, _ in up_builds}
+    up_hashes = {t: h for t, _, _, h in up_builds if h is not None}  # of CONTENT_HASHED lookups
     exists = fetch_one(conn, "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
                        [schema, name])[0] > 0
     changed: list[str] = []
-    reason = _why_full(spec, exists, last, fingerprint, settings, as_of, upstream, ups, changed)
+    reason = _why_full(spec, exists, last, fingerprint, settings, as_of, upstream, ups, changed, up_hashes)
 
     # the table, its delta and its build record change together or not at all: a downstream
     # model trusts the record to say which delta belongs to which build
@@ -176,11 +187,14 @@ def build_model(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
         else:
             rows, rebuilt = part
         mode = "full" if reason else "incremental"
+        content_hash = _content_hash(conn, table) if (schema, name) in CONTENT_HASHED else None
         conn.execute("delete from meta.builds where table_name = ?", [table])
         conn.execute(
-            "insert into meta.builds values (?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            "insert into meta.builds (table_name, seq, mode, reason, sql_hash, params, as_of, inputs, "
+            "rows_rebuilt, built_at, content_hash, input_hashes) values (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?)",
             [table, (last[0][0] + 1) if last else 1, mode, reason or "", fingerprint, settings, as_of,
-             json.dumps({u: ups.get(u, (None,))[0] for u in upstream}), rebuilt])
+             json.dumps({u: ups.get(u, (None,))[0] for u in upstream}), rebuilt, content_hash,
+             json.dumps(up_hashes)])
         if reads_raw:  # what the model has seen of the inbox
             conn.execute("delete from meta.build_files where table_name = ?", [table])
             conn.execute("insert into meta.build_files select ?, source_file, sha256 from raw.manifest", [table])
@@ -191,16 +205,31 @@ def build_model(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
     return Build(rows, mode, reason or "", rebuilt)
 
 
-def _why_full(spec, exists, last, fingerprint, settings, as_of, upstream, ups, changed) -> str | None:
+def _upstream_builds(conn, upstream: list[str]) -> list[tuple]:
+    return conn.execute(
+        "select table_name, seq, mode, content_hash from meta.builds "
+        "where table_name in (select unnest(?::varchar[]))", [upstream]).fetchall()
+
+
+def _content_hash(conn: duckdb.DuckDBPyConnection, table: str) -> str:
+    """An exact fingerprint of a small table's rows, independent of their order."""
+    return fetch_one(conn, f"select md5(coalesce(string_agg(cast(t as varchar), chr(10) "
+                           f"order by cast(t as varchar)), '')) from {table} as t")[0]
+
+
+def _why_full(spec, exists, last, fingerprint, settings, as_of, upstream, ups, changed,
+              up_hashes=None) -> str | None:
     """Why a partial build is not possible (None when it is); fills ``changed`` with the
-    upstream tables whose delta the partial build reads."""
+    upstream tables whose delta the partial build reads. An upstream of ``CONTENT_HASHED``
+    rebuilt with the very rows this model read last time counts as unchanged."""
     if spec is None:
         return "not incremental"
     if os.environ.get("ZORG_FULL_REBUILD") == "1":
         return "ZORG_FULL_REBUILD=1"
     if not exists or not last:
         return "first build"
-    _, sql_hash, last_settings, last_as_of, inputs = last[0]
+    _, sql_hash, last_settings, last_as_of, inputs, input_hashes = last[0]
+    seen_hashes = json.loads(input_hashes or "{}")
     if sql_hash != fingerprint:
         return "model changed"
     if settings != last_settings:
@@ -218,6 +247,8 @@ def _why_full(spec, exists, last, fingerprint, settings, as_of, upstream, ups, c
             return f"{table} has no build record"
         if seq == consumed[table]:
             continue
+        if table in (up_hashes or {}) and seen_hashes.get(table) == up_hashes[table]:
+            continue  # a lookup rebuilt with the same rows
         if seq == consumed[table] + 1 and mode == "incremental":
             changed.append(table)
             continue

@@ -12,6 +12,10 @@ import re
 import dagster as dg
 from pydantic import Field, field_validator
 
+# a data_start key: a municipality and law ("0361/wmo"), a municipality for both laws or an insurer
+# (its 4-digit code, "0361", "3311"), or "*" for every payer
+_DATA_START_KEY = re.compile(r"^(\*|[0-9]{4}(/(wmo|jeugd))?)$")
+
 
 class MetricSettings(dg.ConfigurableResource):
     """Reporting date and thresholds used by every mart and report."""
@@ -31,6 +35,13 @@ class MetricSettings(dg.ConfigurableResource):
     alert_share_high: float = Field(default=0.9, description="Ceiling share that raises alert '90'.")
     stop_message_days: int = Field(
         default=5, description="Working days after the end of care within which a stop message (307) is due."
+    )
+    data_start: dict[str, str] = Field(
+        default={},
+        description="Where a payer's observed data begins (metrics.md §1), when not at the earliest "
+        "service month of its loaded declaration lines: payer -> ISO date, the window starting at that "
+        "date's month. Payer: '0361/wmo' (a municipality and law), '0361' (a municipality, both laws, "
+        "or an insurer of that code), '3311' (an insurer), '*' (every payer); the most specific key wins.",
     )
     cak_rule: str = Field(default="A", description="CAK period rule (A, B or C) when no cak_periods table is given.")
     language: str = Field(default="nl", description="Report language: nl or en.")
@@ -69,7 +80,26 @@ class MetricSettings(dg.ConfigurableResource):
             "alert_share_high": self.alert_share_high,
             "cak_rule": self.cak_rule,
             "stop_message_days": self.stop_message_days,
+            # a list of structs, the form DuckDB takes as a parameter (an empty list too)
+            "data_start": [
+                {"payer": key, "data_start": dt.date.fromisoformat(value)}
+                for key, value in sorted(self.data_start.items())
+            ],
         }
+
+    @field_validator("data_start")
+    @classmethod
+    def _valid_data_start(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, day in value.items():
+            if not _DATA_START_KEY.match(key):
+                raise ValueError(
+                    f"data_start key {key!r} is no payer: use '0361/wmo', '0361/jeugd', '0361', '3311' or '*'"
+                )
+            try:
+                dt.date.fromisoformat(day)
+            except (TypeError, ValueError):
+                raise ValueError(f"data_start[{key!r}] = {day!r} is no ISO date (YYYY-MM-DD)") from None
+        return value
 
 
 def month_end(day: dt.date) -> dt.date:

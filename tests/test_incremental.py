@@ -60,7 +60,8 @@ def _rounded(conn, db: str, table: str) -> str:
     cols = conn.execute(
         "select column_name, data_type from duckdb_columns() where database_name = ? and schema_name = ? "
         "and table_name = ? order by column_index", [db, schema, name]).fetchall()
-    exprs = [f"round({c}, 6) as {c}" if t == "DOUBLE" else c for c, t in cols
+    # quoted: marts.rejections has a column named "primary", a reserved word
+    exprs = [f'round("{c}", 6) as "{c}"' if t == "DOUBLE" else f'"{c}"' for c, t in cols
              if c not in LOAD_TIMES]
     return f"select {', '.join(exprs)} from {db}.{table}"
 
@@ -226,6 +227,7 @@ def test_a_month_entering_the_window_gets_the_lines_that_reach_into_it():
         conn.execute("insert into meta.builds (table_name, seq, mode) select 'staging.' || table_name, 1, 'full' "
                      "from duckdb_tables() where schema_name = 'staging'")
         for as_of in as_ofs:
+            build_model(conn, "staging", "observation_windows", MetricSettings().sql_params(as_of))
             for name in ("allocation_month_maxima", "allocation_months"):
                 build_model(conn, "marts", name, MetricSettings().sql_params(as_of))
         return conn
@@ -237,3 +239,38 @@ def test_a_month_entering_the_window_gets_the_lines_that_reach_into_it():
     query = "select month, delivered_volume, declared_lines from marts.allocation_months order by month"
     assert part.execute(query).fetchall() == full.execute(query).fetchall() == [
         (D(2026, 8, 1), 5.0, 1), (D(2026, 9, 1), 11.0, 1), (D(2026, 10, 1), 10.0, 1)]
+
+
+def test_a_moved_observation_window_means_a_full_build():
+    """staging.observation_windows is built in full every time; allocation_months, which reads it,
+    is still built in part while the windows hold the same rows, and in full when a window moves
+    (older history loaded), because then every month before the old window becomes observed."""
+    from pipeline.incremental import build_model
+    from pipeline.settings import MetricSettings
+    from staging_schema import create_staging
+    from test_marts_allocations import alloc, frame, line
+
+    D = dt.date
+    conn = duckdb.connect()
+    create_staging(conn, allocation_versions=frame("allocation_versions", [alloc("A", D(2026, 1, 1), None, 30, "04", "4")]),
+                   declaration_lines=frame("declaration_lines", [line("A", D(2026, 8, 1), 5)]))
+    conn.execute(incremental.META_DDL)
+    conn.execute("insert into meta.builds (table_name, seq, mode) select 'staging.' || table_name, 1, 'full' "
+                 "from duckdb_tables() where schema_name = 'staging'")
+
+    def run(as_of: dt.date) -> tuple[str, str]:
+        params = MetricSettings().sql_params(as_of)
+        build_model(conn, "staging", "observation_windows", params)
+        build_model(conn, "marts", "allocation_month_maxima", params)
+        build = build_model(conn, "marts", "allocation_months", params)
+        return build.mode, build.reason
+
+    assert run(D(2026, 9, 30)) == ("full", "first build")
+    assert run(D(2026, 10, 31)) == ("incremental", "")  # the window (August) did not move
+    months = "select min(month), count(*) from marts.allocation_months"
+    assert conn.execute(months).fetchall() == [(D(2026, 8, 1), 3)]
+    # a line of March arrives (written here behind the loader's back): the window moves to March
+    conn.register("_l", frame("declaration_lines", [line("A", D(2026, 3, 1), 5)]))
+    conn.execute("insert into staging.declaration_lines by name select * from _l")
+    assert run(D(2026, 10, 31)) == ("full", "staging.observation_windows was rebuilt in full or more than once since")
+    assert conn.execute(months).fetchall() == [(D(2026, 3, 1), 8)]

@@ -105,7 +105,7 @@ def line(number: str, period_start: dt.date, volume: float, amount: float = 0.0,
 
 def build(allocations: list[dict], lines: list[dict] | None = None, *, as_of: dt.date,
           products: list[dict] | None = None, delivered_hours: list[dict] | None = None,
-          **settings) -> duckdb.DuckDBPyConnection:
+          care_events: list[dict] | None = None, **settings) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect()
     frames = {"allocation_versions": frame("allocation_versions", allocations)}
     if lines:
@@ -114,8 +114,12 @@ def build(allocations: list[dict], lines: list[dict] | None = None, *, as_of: dt
         frames["products"] = frame("products", products)
     if delivered_hours:
         frames["delivered_hours"] = frame("delivered_hours", delivered_hours)
+    if care_events:
+        frames["care_events"] = frame("care_events", care_events)
     create_staging(conn, **frames)
     params = MetricSettings(**settings).sql_params(as_of)
+    build_table(conn, "staging", "observation_windows", params)  # from the lines and allocations
+    build_table(conn, "staging", "allocation_products", params)  # from the allocations and products
     for name in MARTS:
         build_table(conn, "marts", name, params)
     return conn
@@ -821,7 +825,8 @@ def test_rekenfactor_per_product_provider_and_municipality():
     ]
     lines = [
         line("R1", D(2025, 1, 31), 1, 1000.0),
-        line("R2", D(2025, 2, 28), 1, 500.0, municipality_code="0518"),
+        # (0518's observation window starts with this line's month, January: R2 is observed whole)
+        line("R2", D(2025, 1, 31), 1, 500.0, municipality_code="0518"),
         # H1: realised 6 + 7 + 8 = 21 hours (declared hours), approved amount 21 x 50 = 1050
         line("H1", D(2025, 1, 31), 360, 300.0, hours=6, provider_agb="22222222"),
         line("H1", D(2025, 2, 28), 420, 350.0, hours=7, provider_agb="22222222"),
@@ -912,12 +917,14 @@ def test_exactly_one_row_per_key():
             conn, f"select count(*) as n, count(distinct ({cols})) as d from marts.{table}"
         )[0].values()
         assert n == distinct and n > 0, table
-    # K1 wmo runs Nov 2024 .. Sep 2025 (11 months) in the maxima, Nov .. Jun (8) to as_of;
-    # K2 (open-ended) Jan .. Dec 2025 (12) and Jan .. Jun (6); K1 jeugd 11 and 8
+    # K1 wmo runs Nov 2024 .. Sep 2025 (11 months) in the maxima; the first wmo line of 0363 lies
+    # in January 2025, so its observed months to as_of are Jan .. Jun (6); K2 (open-ended) Jan ..
+    # Dec 2025 (12) and Jan .. Jun (6); K1 jeugd 11, and Feb .. Jun (5): the first jeugd line lies
+    # in February
     counts = rows(conn, "select (select count(*) from marts.allocation_month_maxima) as maxima, "
                         "(select count(*) from marts.allocation_months) as months, "
                         "(select count(*) from marts.allocation_totals) as totals")[0]
-    assert counts == {"maxima": 11 + 12 + 11, "months": 8 + 6 + 8, "totals": 3}
+    assert counts == {"maxima": 11 + 12 + 11, "months": 6 + 6 + 5, "totals": 3}
 
 
 def test_no_query_expands_allocations_or_lines_into_days():
@@ -962,3 +969,209 @@ def test_a_line_rejected_with_several_codes_has_one_primary_code():
         {"n": 3, "eur": 165}]
     assert rows(conn, "select sum(lines) as n, sum(amount_eur) as eur from marts.rejections") == [
         {"n": 5, "eur": 290}]
+
+
+# ---------------------------------------------------------------------------------------------
+# §1 observation window
+# ---------------------------------------------------------------------------------------------
+
+TARIFF_02A01 = [{"product_code": "02A01", "product_category": "02", "law": "wmo", "unit": "04",
+                 "tariff_eur": 50.0, "valid_from": D(2024, 1, 1)}]
+
+
+def test_an_allocation_older_than_the_window_counts_from_the_window():
+    # 0363 wmo's first declaration lines lie in March 2026: its window starts 2026-03-01. OLD, 3
+    # hours a week since 2024-01-01 (to 2026-12-31), was never observed before March 2026.
+    # as_of 2026-08-31: the mature months are those up to June.
+    # Maxima (ISO weeks x 3): Mar 2026 6 weeks 18, Apr 15, May 15, Jun 15, Jul 15, Aug 6 weeks 18.
+    # OLDND (jeugd, also since 2024) has its payer's first line in July 2026: none of its observed
+    # months is mature yet.
+    allocations = [
+        alloc("OLD", D(2024, 1, 1), D(2026, 12, 31), 3, "04", "2"),
+        alloc("OLDND", D(2024, 1, 1), D(2026, 12, 31), 3, "04", "2", law="jeugd"),
+    ]
+    lines = [
+        line("OLD", D(2026, 3, 31), 18), line("OLD", D(2026, 4, 30), 20),
+        line("OLD", D(2026, 5, 31), 15), line("OLD", D(2026, 6, 30), 15),
+        line("OLD", D(2026, 7, 31), 10),
+        line("OLDND", D(2026, 7, 31), 10, law="jeugd"),
+    ]
+    conn = build(allocations, lines, as_of=D(2026, 8, 31), products=TARIFF_02A01)
+    (w,) = rows(conn, "select * from staging.observation_windows where law = 'wmo'")
+    assert (w["payer_kind"], w["payer_code"], w["first_month"], w["window_source"]) == (
+        "municipality", "0363", D(2026, 3, 1), "declarations")
+    months = rows(conn, "select * from marts.allocation_months where allocation_number = 'OLD' order by month")
+    # observed months Mar .. Aug 2026 only (not the 26 months since January 2024)
+    assert [m["month"] for m in months] == [D(2026, m, 1) for m in range(3, 9)]
+    assert [m["max_volume"] for m in months] == [18, 15, 15, 15, 15, 18]
+    assert {m["observed_start"] for m in months} == {D(2026, 3, 1)}
+    # the allowance of 2026's observed part: Sun Mar 1 (week 9) .. Thu Dec 31 (week 53): 45 x 3
+    assert {m["year_allowance"] for m in months} == {135}
+    t = total(conn, "OLD")
+    # the whole allocation: 157 ISO weeks x 3 = 471; its observed part 135
+    assert (t["total_max_volume"], t["observed_total_max_volume"]) == (471, 135)
+    assert (t["months"], t["mature_months"], t["mature_max_volume"]) == (6, 4, 63)
+    # delivered 18 + 20 + 15 + 15 + 10 = 78; utilisation 78 / 135; mature 68 / 63: not under-used
+    # (counted from 2024 it was 68 over 30 mature months: low_utilisation)
+    assert t["delivered_volume"] == 78
+    assert t["utilisation"] == pytest.approx(78 / 135)
+    assert t["mature_utilisation"] == pytest.approx(68 / 63)
+    assert (t["underused"], t["underuse_reason"]) == (False, None)
+    # April 20 > 15 is the one peak; 78 <= 135 in 2026: compensated
+    assert (t["peak_months"], t["compensated_peak_months"], t["peak_excess_volume"]) == (1, 1, 5)
+    nd = total(conn, "OLDND")
+    # observed Jul .. Aug 2026, none mature: not judged (from 2024 it was no_declarations)
+    assert (nd["months"], nd["mature_months"], nd["underuse_reason"]) == (2, 0, None)
+    # commitments: the product's expected utilisation over the observed mature months of the last
+    # twelve (Mar .. Jun 2026): 68 / 63, not 68 / (6 x 15 + 63) = 68 / 153 with the unobserved
+    # Sep 2025 .. Feb 2026 counted as unused. Remaining months Sep 15 + Oct 15 + Nov 18 + Dec 15 =
+    # 63 hours x 50 euro x 68 / 63 = 3400
+    (c,) = rows(conn, "select * from marts.allocation_commitments where allocation_number = 'OLD'")
+    assert c["committed_eur"] == pytest.approx(3400)
+
+
+def test_data_start_setting_sets_the_window():
+    allocations = [alloc("OLD", D(2024, 1, 1), D(2026, 12, 31), 3, "04", "2"),
+                   alloc("J", D(2024, 1, 1), D(2026, 12, 31), 3, "04", "2", law="jeugd")]
+    lines = [line("OLD", D(2026, 3, 31), 18), line("J", D(2026, 3, 31), 18, law="jeugd")]
+    windows = lambda conn: {  # noqa: E731
+        r["law"]: (r["first_month"], r["window_source"])
+        for r in rows(conn, "select * from staging.observation_windows")}
+    # the most specific key wins: 0363/wmo over 0363 over *; a mid-month date starts its month
+    conn = build(allocations, lines, as_of=D(2026, 8, 31),
+                 data_start={"*": "2025-01-01", "0363": "2026-05-01", "0363/wmo": "2026-02-15"})
+    assert windows(conn) == {"wmo": (D(2026, 2, 1), "data_start"), "jeugd": (D(2026, 5, 1), "data_start")}
+    assert min(by_month(conn, "allocation_months", "OLD", "month")) == D(2026, 2, 1)
+    assert min(by_month(conn, "allocation_months", "J", "month")) == D(2026, 5, 1)
+    conn = build(allocations, lines, as_of=D(2026, 8, 31), data_start={"*": "2025-01-01"})
+    assert windows(conn) == {"wmo": (D(2025, 1, 1), "data_start"), "jeugd": (D(2025, 1, 1), "data_start")}
+    with pytest.raises(ValueError, match="no payer"):
+        MetricSettings(data_start={"0363/wlz": "2025-01-01"})
+    with pytest.raises(ValueError, match="no ISO date"):
+        MetricSettings(data_start={"0363": "1-1-2025"})
+
+
+def _region_lines(history_from: dt.date) -> list[dict]:
+    """The same region's lines, loaded from `history_from` on: every allocation declares every month
+    of its own from its start to September 2026."""
+    plan = {  # allocation -> (start, volume per month, months with another volume)
+        "IN1": (D(2026, 2, 1), 8, {D(2026, 3, 1): 14}),   # inside both windows; March over 2 x 6
+        "BAND": (D(2026, 3, 10), 1, {}),                  # a band product inside both windows
+        "OLD": (D(2024, 6, 1), 12, {D(2025, 7, 1): 20}),  # older than both windows
+    }
+    out = []
+    for number, (start, volume, special) in plan.items():
+        month = max(start.replace(day=1), history_from)
+        while month <= D(2026, 9, 1):
+            out.append(line(number, month, special.get(month, volume), 10.0 * volume,
+                            hours=3.0 if number == "BAND" else None,
+                            declared_on=month + dt.timedelta(days=40)))
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+    return out
+
+
+def test_more_history_changes_only_the_allocations_older_than_the_window():
+    allocations = [
+        alloc("IN1", D(2026, 2, 1), D(2026, 12, 31), 2, "04", "2", product_code="IN"),
+        band_alloc("BAND", D(2026, 3, 10), D(2026, 9, 30)),
+        alloc("OLD", D(2024, 6, 1), None, 3, "04", "2"),
+    ]
+    products = BAND_PRODUCTS + TARIFF_02A01 + [
+        {"product_code": "IN", "product_category": "02", "law": "wmo", "unit": "04",
+         "tariff_eur": 40.0, "valid_from": D(2024, 1, 1)}]
+    delivered = [hours_row("BAND", D(2026, m, 1), D(2026, m + 1, 1) - dt.timedelta(days=1), 13)
+                 for m in range(3, 9)]
+    loads = {
+        history: build(allocations, _region_lines(history), as_of=D(2026, 10, 31), products=products,
+                       delivered_hours=delivered)
+        for history in (D(2026, 1, 1), D(2025, 1, 1))
+    }
+    short, long = loads[D(2026, 1, 1)], loads[D(2025, 1, 1)]
+    for conn, first in ((short, D(2026, 1, 1)), (long, D(2025, 1, 1))):
+        assert rows(conn, "select first_month from staging.observation_windows") == [{"first_month": first}]
+    tables = {"allocation_months": "allocation_number, month", "allocation_totals": "allocation_number",
+              "band_utilisation": "allocation_number", "allocation_commitments": "allocation_number"}
+    # allocations that start inside the later window: every figure equal
+    for table, order in tables.items():
+        query = f"select * from marts.{table} where allocation_number in ('IN1', 'BAND') order by {order}"
+        assert rows(short, query) == rows(long, query), table
+        assert rows(short, query), table
+    # IN1: March 14 > 2 x 6 ISO weeks = 12 is its one peak in both loads
+    assert total(short, "IN1")["peak_months"] == 1
+    # BAND: Mar 10 .. Aug 31 (as_of Oct 31: August is mature) = 175 days = 25 weeks; registered 13 x 6
+    # = 78 hours (March counts whole): r = 3.12
+    assert rows(short, "select hours, weeks_in_care from marts.band_utilisation") == [
+        {"hours": pytest.approx(78), "weeks_in_care": pytest.approx(25)}]
+    # OLD, open-ended, counts from each window's first month; mature months up to August 2026
+    old_short, old_long = total(short, "OLD"), total(long, "OLD")
+    assert (old_short["observed_start"], old_short["months"], old_short["mature_months"]) == (
+        D(2026, 1, 1), 10, 8)
+    assert (old_long["observed_start"], old_long["months"], old_long["mature_months"]) == (
+        D(2025, 1, 1), 22, 20)
+    # delivered: 12 a month up to September 2026, July 2025 20: 9 x 12 = 108 and 20 x 12 + 20 = 260
+    assert (old_short["delivered_volume"], old_long["delivered_volume"]) == (108, 260)
+    # July 2025 (20 > 5 weeks x 3 = 15) is a peak only where it was observed
+    assert (old_short["peak_months"], old_long["peak_months"]) == (0, 1)
+    # neither load judges OLD under-used: 12 a month against 15-18 is above half
+    assert (old_short["underuse_reason"], old_long["underuse_reason"]) == (None, None)
+
+
+def test_a_budget_older_than_the_window_commits_its_observed_share():
+    # 2025-01-01 .. 2026-12-31 = 730 days, a budget of 1200; the window starts 2026-01-01 (the
+    # payer's first line): the observed 365 days carry 1200 x 365 / 730 = 600 of it, of which 200 was
+    # declared. At as_of 2026-06-30 the remaining 400 is spread over Jul 1 .. Dec 31, all in the
+    # year: 400 is committed (1200 - 200 = 1000 would count the unobserved 2025 as unspent).
+    conn = build([alloc("BUDOLD", D(2025, 1, 1), D(2026, 12, 31), budget_eur=1200.0, product_code=None)],
+                 [line("BUDOLD", D(2026, 1, 10), 1, 200.0)], as_of=D(2026, 6, 30))
+    (c,) = rows(conn, "select * from marts.allocation_commitments")
+    assert c["committed_eur"] == pytest.approx(400)
+    t = total(conn, "BUDOLD")
+    # what was spent before the window is unknown: no utilisation; 200 < 1200, no overshoot
+    assert (t["utilisation"], t["total_overshoot"]) == (None, False)
+
+
+# ---------------------------------------------------------------------------------------------
+# §10, §15 commitments end at a stop
+# ---------------------------------------------------------------------------------------------
+
+
+def event(number: str, kind: str, start: dt.date, end: dt.date | None = None, reason: str | None = None,
+          sent_on: dt.date | None = None) -> dict:
+    return {"municipality_code": "0363", "law": "wmo", "allocation_number": number,
+            "provider_agb": "11111111", "client_id": "c" * 64, "event": kind, "start_date": start,
+            "end_date": end, "end_reason": reason, "is_temporary_stop": reason == "20", "sent_on": sent_on}
+
+
+def test_commitments_end_at_a_final_stop():
+    # 4 hours a week from 2026-02-01 to 2026-12-31, 50 euro an hour; no mature month yet at as_of
+    # 2026-03-31, so the expected utilisation is 1. Remaining maxima (ISO weeks x 4): Apr 5, May 5,
+    # Jun 5, Jul 5, Aug 6, Sep 5, Oct 5, Nov 6, Dec 5 = 47 weeks = 188 hours = 9400 euro.
+    allocations = [alloc(n, D(2026, 2, 1), D(2026, 12, 31), 4, "04", "2") for n in ("77", "78", "79", "80", "81")]
+    events = [
+        # §15: allocation 77 stops on 10 March (reason 19), the message sent on 20 March
+        event("77", "start", D(2026, 2, 1), sent_on=D(2026, 2, 3)),
+        event("77", "stop", D(2026, 2, 1), D(2026, 3, 10), "19", sent_on=D(2026, 3, 20)),
+        # 78 stops temporarily (reason 20) and is resumed on 1 April: still committed
+        event("78", "stop", D(2026, 2, 1), D(2026, 3, 10), "20", sent_on=D(2026, 3, 11)),
+        event("78", "start", D(2026, 4, 1), sent_on=D(2026, 3, 30)),
+        # 79 stops for good, but a later start (known by as_of) resumes it: still committed
+        event("79", "stop", D(2026, 2, 1), D(2026, 3, 10), "19", sent_on=D(2026, 3, 11)),
+        event("79", "start", D(2026, 3, 20), sent_on=D(2026, 3, 21)),
+        # 80 stops for good on Sunday 10 May, announced on 25 March: committed April (5 weeks, 20
+        # hours) and May 1 (Fri, week 18) .. May 10 (Sun, week 19): 2 weeks, 8 hours: 28 x 50 = 1400
+        event("80", "stop", D(2026, 2, 1), D(2026, 5, 10), "19", sent_on=D(2026, 3, 25)),
+        # 81's stop message comes after as_of (sent 2 April): not known yet, still committed
+        event("81", "stop", D(2026, 2, 1), D(2026, 3, 10), "19", sent_on=D(2026, 4, 2)),
+    ]
+    conn = build(allocations, as_of=D(2026, 3, 31), products=TARIFF_02A01, care_events=events)
+    committed = {r["allocation_number"]: r["committed_eur"]
+                 for r in rows(conn, "select * from marts.allocation_commitments")}
+    # 77: nothing committed from 11 March (at as_of 31 March it no longer runs at all)
+    assert committed == {"78": pytest.approx(9400), "79": pytest.approx(9400), "80": pytest.approx(1400),
+                         "81": pytest.approx(9400)}
+    assert float(total(conn, "77")["committed_eur"]) == 0
+    # at as_of 28 February the stop of 77 (sent 20 March) is not known yet: March (Mar 1 Sun,
+    # week 9 .. Mar 31 Tue, week 14: 6 weeks, 24 hours) and the rest, 212 hours = 10600 euro
+    early = build(allocations, as_of=D(2026, 2, 28), products=TARIFF_02A01, care_events=events)
+    early_committed = rows(early, "select committed_eur from marts.allocation_commitments where allocation_number = '77'")
+    assert early_committed == [{"committed_eur": pytest.approx(10600)}]

@@ -3,7 +3,10 @@
 -- remaining months × the product's tariff × its expected utilisation (delivered ÷ max over the mature
 -- months of all its allocations in the twelve months up to $as_of; 1 without history). Budget and
 -- total-volume allocations: their remainder pro rata by days; products priced per four weeks: one
--- tariff per CAK period they touch. Read by budget_exhaustion and allocation_totals.
+-- tariff per CAK period they touch. An allocation whose care stopped for good (§10, §15: a stop in
+-- staging.care_events known by $as_of, not temporary, not resumed by a later start) runs only to its
+-- stop date, whatever its end date says: nothing is committed after it. Read by budget_exhaustion and
+-- allocation_totals.
 with
 
 allocation_month_maxima as not materialized (
@@ -14,12 +17,17 @@ allocation_months as not materialized (
     select * from marts.allocation_months
 ),
 
-products as not materialized (
-    select * from staging.products
+-- the product version that applies on a day (versions never overlap there: a join finds one)
+allocation_products as not materialized (
+    select * from staging.allocation_products
 ),
 
 cak_periods as not materialized (
     select * from staging.cak_periods
+),
+
+care_events as not materialized (
+    select * from staging.care_events
 ),
 
 params as (
@@ -27,6 +35,34 @@ params as (
         cast($as_of as date) as as_of,
         cast(year(cast($as_of as date)) as integer) as as_of_year,
         make_date(year(cast($as_of as date)), 12, 31) as year_end
+),
+
+-- the day care stopped for good, per allocation: the earliest stop known by $as_of (its message sent
+-- by then; without a send date, its end date reached) that is not temporary (end_reason 20) and that
+-- no start known by $as_of resumes later (deleted events, status 3, are gone in staging)
+final_stops as (
+    select
+        stops.municipality_code,
+        stops.law,
+        stops.allocation_number,
+        min(stops.end_date) as stop_date
+    from care_events as stops
+    where stops.event = 'stop'
+        and not coalesce(stops.is_temporary_stop, false)
+        and stops.end_date is not null
+        and stops.allocation_number is not null
+        and coalesce(stops.sent_on, stops.end_date) <= cast($as_of as date)
+        and not exists (
+            select 1
+            from care_events as starts
+            where starts.event = 'start'
+                and starts.municipality_code = stops.municipality_code
+                and starts.law = stops.law
+                and starts.allocation_number = stops.allocation_number
+                and starts.start_date > stops.end_date
+                and coalesce(starts.sent_on, starts.start_date) <= cast($as_of as date)
+        )
+    group by stops.municipality_code, stops.law, stops.allocation_number
 ),
 
 utilisation as (
@@ -48,8 +84,14 @@ utilisation as (
 running_allocations as (
     select
         allocs.*,
+        final_stops.stop_date,
         greatest(allocs.start_date, params.as_of + 1) as remaining_start,
-        least(coalesce(allocs.end_date, params.year_end), params.year_end) as remaining_end_in_year,
+        -- the part of the remainder that is committed: in the year, and up to a final stop
+        least(
+            coalesce(allocs.end_date, params.year_end),
+            params.year_end,
+            coalesce(final_stops.stop_date, params.year_end)
+        ) as remaining_end_in_year,
         coalesce(allocs.end_date, params.year_end) as remaining_end
     from (
         -- one row per allocation (its months share its attributes): group by the key only
@@ -74,6 +116,12 @@ running_allocations as (
         group by municipality_code, law, allocation_number
     ) as allocs
     cross join params
+    left join final_stops
+        on final_stops.municipality_code = allocs.municipality_code
+        and final_stops.law = allocs.law
+        and final_stops.allocation_number = allocs.allocation_number
+    -- care that stopped for good by $as_of runs no more
+    where final_stops.stop_date is null or final_stops.stop_date > params.as_of
 ),
 
 allocation_kinds as (
@@ -91,18 +139,14 @@ allocation_kinds as (
             / cast(datediff('day', running_allocations.remaining_start, running_allocations.remaining_end) + 1 as double)
             as share_in_year
     from running_allocations
-    left join products
+    left join allocation_products as products
         on products.product_code = running_allocations.product_code
-        and (products.law = running_allocations.law or products.law is null)
-        and products.valid_from <= running_allocations.remaining_start
-        and (products.valid_to is null or products.valid_to >= running_allocations.remaining_start)
+        and products.law = running_allocations.law
+        and products.product_category = running_allocations.product_category
+        and running_allocations.remaining_start between products.applies_from and products.applies_to
     left join utilisation
         on utilisation.law = running_allocations.law
         and utilisation.product_code = running_allocations.product_code
-    qualify row_number() over (
-        partition by running_allocations.municipality_code, running_allocations.law, running_allocations.allocation_number
-        order by products.valid_from desc nulls last
-    ) = 1
 ),
 
 declared_to_date as (
@@ -112,7 +156,24 @@ declared_to_date as (
         allocation_months.law,
         allocation_months.allocation_number,
         coalesce(sum(allocation_months.declared_volume), 0) as declared_volume,
-        coalesce(sum(allocation_months.declared_amount_eur), 0) as declared_amount_eur
+        coalesce(sum(allocation_months.declared_amount_eur), 0) as declared_amount_eur,
+        -- an allocation older than its payer's observation window (§1) used an unknown part of its
+        -- budget or volume before it: the observed days' share of it, pro rata, is what the
+        -- observed declarations are taken from
+        coalesce(
+            case
+                when any_value(allocation_months.observed_start) > any_value(allocation_months.start_date)
+                    and any_value(allocation_months.end_date) is not null
+                    then cast(
+                        datediff('day', any_value(allocation_months.observed_start), any_value(allocation_months.end_date)) + 1
+                        as double
+                    ) / cast(
+                        datediff('day', any_value(allocation_months.start_date), any_value(allocation_months.end_date)) + 1
+                        as double
+                    )
+            end,
+            1
+        ) as observed_share
     from allocation_months
     semi join allocation_kinds
         on allocation_kinds.municipality_code = allocation_months.municipality_code
@@ -136,7 +197,21 @@ remaining_month_rows as (
         allocation_kinds.unit,
         allocation_kinds.expected_utilisation,
         allocation_month_maxima.month,
-        allocation_month_maxima.max_volume,
+        -- the month of a final stop: the maximum of its days up to the stop (§3 with the stop as end)
+        case
+            when allocation_kinds.stop_date < allocation_month_maxima.period_end
+                then case
+                    when allocation_kinds.law = 'wmo' and allocation_kinds.product_category = '01'
+                        and allocation_kinds.frequency = '2' and allocation_kinds.variant = 'inspanning'
+                        then allocation_month_maxima.max_volume
+                    else volume_maximum(
+                        allocation_kinds.frequency, allocation_kinds.variant, allocation_kinds.volume,
+                        allocation_month_maxima.period_start, allocation_kinds.stop_date,
+                        allocation_kinds.stop_date
+                    )
+                end
+            else allocation_month_maxima.max_volume
+        end as max_volume,
         products.tariff_eur,
         products.tariff_period,
         products.unit as product_unit
@@ -145,20 +220,16 @@ remaining_month_rows as (
         on allocation_month_maxima.municipality_code = allocation_kinds.municipality_code
         and allocation_month_maxima.law = allocation_kinds.law
         and allocation_month_maxima.allocation_number = allocation_kinds.allocation_number
-    left join products
+    left join allocation_products as products
         on products.product_code = allocation_kinds.product_code
-        and (products.law = allocation_kinds.law or products.law is null)
-        and products.valid_from <= allocation_month_maxima.period_start
-        and (products.valid_to is null or products.valid_to >= allocation_month_maxima.period_start)
+        and products.law = allocation_kinds.law
+        and products.product_category = allocation_kinds.product_category
+        and allocation_month_maxima.period_start between products.applies_from and products.applies_to
     where allocation_kinds.commitment_kind = 'monthly'
         and allocation_month_maxima.max_volume is not null
         and allocation_month_maxima.period_start > cast($as_of as date)
         and allocation_month_maxima.year = year(cast($as_of as date))
-    qualify row_number() over (
-        partition by allocation_kinds.municipality_code, allocation_kinds.law, allocation_kinds.allocation_number,
-            allocation_month_maxima.month
-        order by products.valid_from desc nulls last
-    ) = 1
+        and (allocation_kinds.stop_date is null or allocation_month_maxima.period_start <= allocation_kinds.stop_date)
 ),
 
 monthly_commitments as (
@@ -205,17 +276,12 @@ remaining_cak_periods as (
         on cak_periods.year = params.as_of_year
         and cak_periods.start_date <= allocation_kinds.remaining_end_in_year
         and cak_periods.end_date >= allocation_kinds.remaining_start
-    left join products
+    left join allocation_products as products
         on products.product_code = allocation_kinds.product_code
-        and (products.law = allocation_kinds.law or products.law is null)
-        and products.valid_from <= cak_periods.start_date
-        and (products.valid_to is null or products.valid_to >= cak_periods.start_date)
+        and products.law = allocation_kinds.law
+        and products.product_category = allocation_kinds.product_category
+        and cak_periods.start_date between products.applies_from and products.applies_to
     where allocation_kinds.commitment_kind = '4weeks'
-    qualify row_number() over (
-        partition by allocation_kinds.municipality_code, allocation_kinds.law, allocation_kinds.allocation_number,
-            cak_periods.period
-        order by products.valid_from desc nulls last
-    ) = 1
 ),
 
 four_weekly_commitments as (
@@ -241,10 +307,11 @@ remainder_commitments as (
         case
             when allocation_kinds.commitment_kind = 'budget'
                 then greatest(
-                    cast(allocation_kinds.budget_eur as double) - cast(coalesce(declared_to_date.declared_amount_eur, 0) as double),
+                    cast(allocation_kinds.budget_eur as double) * coalesce(declared_to_date.observed_share, 1)
+                        - cast(coalesce(declared_to_date.declared_amount_eur, 0) as double),
                     0
                 )
-            else greatest(allocation_kinds.volume - coalesce(declared_to_date.declared_volume, 0), 0)
+            else greatest(allocation_kinds.volume * coalesce(declared_to_date.observed_share, 1) - coalesce(declared_to_date.declared_volume, 0), 0)
                 * coalesce(allocation_unit_hours.hours_per_unit / product_unit_hours.hours_per_unit, 1)
                 * case when allocation_kinds.unit = '83' then cast(1 as double) else cast(products.tariff_eur as double) end
         end * allocation_kinds.share_in_year * allocation_kinds.expected_utilisation as committed_eur,
@@ -258,20 +325,16 @@ remainder_commitments as (
         on declared_to_date.municipality_code = allocation_kinds.municipality_code
         and declared_to_date.law = allocation_kinds.law
         and declared_to_date.allocation_number = allocation_kinds.allocation_number
-    left join products
+    left join allocation_products as products
         on products.product_code = allocation_kinds.product_code
-        and (products.law = allocation_kinds.law or products.law is null)
-        and products.valid_from <= allocation_kinds.remaining_start
-        and (products.valid_to is null or products.valid_to >= allocation_kinds.remaining_start)
+        and products.law = allocation_kinds.law
+        and products.product_category = allocation_kinds.product_category
+        and allocation_kinds.remaining_start between products.applies_from and products.applies_to
     left join unit_hours as allocation_unit_hours
         on allocation_unit_hours.unit = allocation_kinds.unit
     left join unit_hours as product_unit_hours
         on product_unit_hours.unit = products.unit
     where allocation_kinds.commitment_kind in ('budget', 'total')
-    qualify row_number() over (
-        partition by allocation_kinds.municipality_code, allocation_kinds.law, allocation_kinds.allocation_number
-        order by products.valid_from desc nulls last
-    ) = 1
 ),
 
 allocation_commitments as (

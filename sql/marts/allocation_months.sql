@@ -1,7 +1,10 @@
 -- metrics.md §4: realisation per allocation and month, as known at $as_of.
--- One row per allocation in force at $as_of x month, from the allocation's start to
--- min(end_date, $as_of). A line counts when declared_on <= $as_of, its status is the one at
--- $as_of (docs/contract.md). Legacy lines whose product period crosses months are split over those
+-- One row per allocation in force at $as_of x observed month, from the allocation's start (or the
+-- first month of its payer's observation window, §1, when it started earlier: observed_start) to
+-- min(end_date, $as_of). Months before the window were never observed and are left out, so no later
+-- mart judges them; year_allowance and observed_total_max_volume are the §3 maxima of the observed
+-- part (total_max_volume stays the maximum of the whole allocation). A line counts when
+-- declared_on <= $as_of, its status is the one at $as_of (docs/contract.md). Legacy lines whose product period crosses months are split over those
 -- months pro rata by days (metrics.md §1), the split expands lines into months, never into days.
 -- requested_volume (what the provider asked to be paid for) = declared net volume + the net volume
 -- of lines rejected only because they exceed the allocation (return codes of category 'volume
@@ -21,10 +24,30 @@ declaration_lines as not materialized (
 
 ),
 
+-- a small lookup, read whole (not cut in a partial build; see pipeline/incremental.py)
+observation_windows as (
+
+    select * from staging.observation_windows
+    where payer_kind = 'municipality'
+
+),
+
 months_to_date as (
 
-    select * from month_maxima
-    where not is_after_as_of
+    select
+        month_maxima.*,
+        cast(
+            greatest(
+                month_maxima.start_date,
+                coalesce(observation_windows.first_month, month_maxima.start_date)
+            ) as date
+        ) as observed_start
+    from month_maxima
+    left join observation_windows
+        on observation_windows.payer_code = month_maxima.municipality_code
+        and observation_windows.law = month_maxima.law
+    where not month_maxima.is_after_as_of
+        and month_maxima.month >= coalesce(observation_windows.first_month, month_maxima.month)
 
 ),
 
@@ -188,8 +211,30 @@ final as (
         -- judged on requested volume: what TR321 rejects still shows as an overshoot (§4)
         cast(coalesce(requested_volume > max_volume, false) as boolean) as period_overshoot,
         cast(requested_volume - max_volume as double) as excess_volume,
-        year_allowance,
+        -- the allowance of the observed part of the year: it differs only in the window's first year
+        -- for an allocation that started before the window
+        cast(
+            case
+                when observed_start > start_date and year(observed_start) = year
+                    then volume_maximum(
+                        frequency, variant, volume, observed_start,
+                        least(coalesce(end_date, make_date(year, 12, 31)), make_date(year, 12, 31)),
+                        end_date
+                    )
+                else year_allowance
+            end as double
+        ) as year_allowance,
         total_max_volume,
+        observed_start,
+        -- the §3 maximum over the observed part of the allocation; unknown for a total volume
+        -- (frequency 6) of which an unobserved part may have been used
+        cast(
+            case
+                when observed_start = start_date then total_max_volume
+                when end_date is null or frequency = '6' then null
+                else volume_maximum(frequency, variant, volume, observed_start, end_date, end_date)
+            end as double
+        ) as observed_total_max_volume,
         is_mature
     from joined
 

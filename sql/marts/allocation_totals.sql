@@ -19,9 +19,9 @@ band_utilisation as not materialized (
 
 ),
 
-products as not materialized (
+allocation_products as not materialized (
 
-    select * from staging.products
+    select * from staging.allocation_products
 
 ),
 
@@ -89,6 +89,8 @@ allocations as (
         any_value(start_date) as start_date,
         any_value(end_date) as end_date,
         any_value(total_max_volume) as total_max_volume,
+        any_value(observed_start) as observed_start,
+        any_value(observed_total_max_volume) as observed_total_max_volume,
         count(*) as months,
         sum(max_volume) as max_volume_to_date,
         sum(delivered_volume) as delivered_volume,
@@ -108,22 +110,22 @@ allocations as (
 
 ),
 
--- the product versions in force at $as_of (or else the latest version of each product)
+-- the product versions that apply at $as_of (or else the latest version of each product)
 current_products as (
 
-    select products.*
-    from products
+    select allocation_products.*
+    from allocation_products
     cross join settings
-    where products.band_min_hours_per_week is not null
-        and products.band_max_hours_per_week is not null
+    where allocation_products.band_min_hours_per_week is not null
+        and allocation_products.band_max_hours_per_week is not null
     qualify row_number() over (
-        partition by products.law, products.product_category, products.product_code
+        partition by
+            allocation_products.law,
+            allocation_products.product_category,
+            allocation_products.product_code
         order by
-            (
-                coalesce(products.valid_from, date '1900-01-01') <= settings.as_of
-                and coalesce(products.valid_to, date '9999-12-31') >= settings.as_of
-            ) desc,
-            products.valid_from desc nulls last
+            (settings.as_of between allocation_products.applies_from and allocation_products.applies_to) desc,
+            allocation_products.applies_from desc
     ) = 1
 
 ),
@@ -139,7 +141,7 @@ suggestions as (
         current_products.product_code as suggested_product_code
     from band_utilisation
     inner join current_products
-        on (current_products.law is null or current_products.law = band_utilisation.law)
+        on current_products.law = band_utilisation.law
         and current_products.product_category = band_utilisation.product_category
         and current_products.product_code <> band_utilisation.product_code
         and band_utilisation.hours_per_week
@@ -231,6 +233,10 @@ final as (
         end_date,
         cast(months as integer) as months,
         cast(total_max_volume as double) as total_max_volume,
+        -- the observed part (§1): from the allocation's start, or from its payer's first observed
+        -- month when it started before it
+        cast(observed_start as date) as observed_start,
+        cast(observed_total_max_volume as double) as observed_total_max_volume,
         cast(max_volume_to_date as double) as max_volume_to_date,
         cast(delivered_volume as double) as delivered_volume,
         cast(declared_volume as double) as declared_volume,
@@ -240,14 +246,20 @@ final as (
         cast(requested_amount_eur as decimal(18, 2)) as requested_amount_eur,
         cast(
             case
+                -- what was spent before the window is unknown
+                when variant = 'budget' and observed_start > start_date then null
                 when variant = 'budget' then approved_amount_eur / nullif(budget_eur, 0)
-                else delivered_volume / nullif(total_max_volume, 0)
+                else delivered_volume / nullif(observed_total_max_volume, 0)
             end as double
         ) as utilisation,
         cast(
             case
                 when variant = 'budget' then coalesce(requested_amount_eur > budget_eur, false)
-                else coalesce(requested_volume > total_max_volume, false)
+                -- over the observed part; a total volume started before the window is over when
+                -- the observed part alone exceeds it
+                else coalesce(
+                    requested_volume > coalesce(observed_total_max_volume, total_max_volume), false
+                )
             end as boolean
         ) as total_overshoot,
         cast(peak_months as integer) as peak_months,

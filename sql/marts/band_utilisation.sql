@@ -1,14 +1,15 @@
 -- metrics.md §5: hours per week against the product's band [L, U], per allocation.
--- The window is the allocation's days up to the end of its last mature month, allocations with
--- under 28 days in the window are left out. Hours are the hours a provider registered for the
--- allocation (staging.delivered_hours) when there are any in the window, otherwise the declared net
--- hours (approved + pending, staging column `hours`) of the mature months. Registered hours were
--- delivered within the allocation: a registered week or month counts whole, also where it begins
--- before the allocation's start or ends after its end. Only where the window stops before the
--- allocation ends (the end of the last mature month) is a registered period crossing that day cut,
--- pro rata by its days up to it. The product row is the one valid at the allocation's start, or else
--- the latest.
-
+-- The window is the allocation's observed days (from its start, or from the first month of its
+-- payer's observation window when it started earlier, §1) up to the end of its last mature month;
+-- allocations with under 28 days in the window are left out. Hours are the hours a provider
+-- registered for the allocation (staging.delivered_hours) when there are any in the window, otherwise
+-- the declared net hours (approved + pending, staging column `hours`) of the mature months.
+-- Registered hours were delivered within the allocation: a registered week or month counts whole,
+-- also where it begins before the allocation's start or ends after its end. Only where the window
+-- is cut short of the allocation (at the end of the last mature month, or at the first observed
+-- month) is a registered period crossing the cut split, pro rata by its days inside the window. The
+-- product version is the one that applies at the allocation's start, or else the latest
+-- (staging.allocation_products).
 with
 
 allocation_months as not materialized (
@@ -17,9 +18,9 @@ allocation_months as not materialized (
 
 ),
 
-products as not materialized (
+allocation_products as not materialized (
 
-    select * from staging.products
+    select * from staging.allocation_products
 
 ),
 
@@ -44,6 +45,8 @@ mature_allocations as (
         any_value(unit) as unit,
         any_value(start_date) as start_date,
         any_value(end_date) as end_date,
+        -- the allocation's start, or its payer's first observed month when it started earlier (§1)
+        any_value(observed_start) as observed_start,
         max(month) as last_mature_month,
         sum(declared_hours) as declared_hours,
         sum(hour_lines) as hour_lines
@@ -57,7 +60,7 @@ windows as (
 
     select
         mature_allocations.*,
-        start_date as window_start,
+        observed_start as window_start,
         cast(
             least(coalesce(end_date, last_day(last_mature_month)), last_day(last_mature_month))
             as date
@@ -66,9 +69,9 @@ windows as (
 
 ),
 
--- the product row per product, law, category and start date (valid at the start, or else the
--- latest), picked once per combination rather than once per allocation: the window ran over
--- every allocation's candidate product rows
+-- the product version per product, law, category and start date (staging.allocation_products:
+-- the one that applies at the start, or else the latest), picked once per combination rather than
+-- once per allocation
 product_picks as (
 
     select
@@ -76,31 +79,28 @@ product_picks as (
         combos.product_category,
         combos.product_code,
         combos.start_date,
-        products.band_min_hours_per_week,
-        products.band_max_hours_per_week,
-        products.reference_hours_per_week,
-        products.rekenfactor
+        allocation_products.band_min_hours_per_week,
+        allocation_products.band_max_hours_per_week,
+        allocation_products.reference_hours_per_week,
+        allocation_products.rekenfactor
     from (select distinct law, product_category, product_code, start_date from windows) as combos
-    inner join products
-        on products.product_code = combos.product_code
-        and (products.law is null or products.law = combos.law)
+    inner join allocation_products
+        on allocation_products.product_code = combos.product_code
+        and allocation_products.law = combos.law
+        and allocation_products.product_category = combos.product_category
         and (
-            products.product_category is null
-            or products.product_category = combos.product_category
+            combos.start_date between allocation_products.applies_from and allocation_products.applies_to
+            or allocation_products.is_latest
         )
     qualify row_number() over (
         partition by combos.law, combos.product_category, combos.product_code, combos.start_date
         order by
-            (
-                coalesce(products.valid_from, date '1900-01-01') <= combos.start_date
-                and coalesce(products.valid_to, date '9999-12-31') >= combos.start_date
-            ) desc,
-            products.valid_from desc nulls last
+            (combos.start_date between allocation_products.applies_from and allocation_products.applies_to) desc
     ) = 1
 
 ),
 
-allocation_products as (
+windows_with_products as (
 
     select
         windows.*,
@@ -122,7 +122,7 @@ banded as (
     select
         *,
         cast(date_diff('day', window_start, window_end) + 1 as integer) as days_in_window
-    from allocation_products
+    from windows_with_products
     where band_min_hours_per_week is not null
         and band_max_hours_per_week is not null
         and band_max_hours_per_week > band_min_hours_per_week

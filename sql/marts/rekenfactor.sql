@@ -22,9 +22,9 @@ band_utilisation as not materialized (
 
 ),
 
-products as not materialized (
+allocation_products as not materialized (
 
-    select * from staging.products
+    select * from staging.allocation_products
 
 ),
 
@@ -146,21 +146,19 @@ approved_in_year as (
 
 ),
 
+-- the contract rekenfactor: the product version that applies at $as_of, or else the latest
 contract as (
 
     select
-        products.product_code,
-        products.rekenfactor
-    from products
+        allocation_products.product_code,
+        allocation_products.rekenfactor
+    from allocation_products
     cross join settings
     qualify row_number() over (
-        partition by products.product_code
+        partition by allocation_products.product_code
         order by
-            (
-                coalesce(products.valid_from, date '1900-01-01') <= settings.as_of
-                and coalesce(products.valid_to, date '9999-12-31') >= settings.as_of
-            ) desc,
-            products.valid_from desc nulls last
+            (settings.as_of between allocation_products.applies_from and allocation_products.applies_to) desc,
+            allocation_products.applies_from desc
     ) = 1
 
 ),
