@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zipfile
 from pathlib import Path
 
@@ -145,7 +146,7 @@ def test_underused_reasons_and_suggestion():
     out = T.underused_list(totals, "nl")
     assert out["allocation_number"].to_list() == ["B", "A"]  # most euros committed first
     assert out["why"].to_list() == ["uren per week onder de band; past bij product 02A04",
-                                    "lage benutting: 32,1% van het maximum"]
+                                    "lage benutting: 32,1% van het maximum over de volwassen maanden"]
     by_reason = T.underuse_by_reason(out)
     assert dict(zip(by_reason["reason_label"], by_reason["committed_eur"])) == {
         "lage benutting": 100.0, "onder de band": 900.0}
@@ -193,9 +194,13 @@ def test_cumulative_spend_figure_has_budget_and_forecast():
     months = _months()
     cumulative = T.cumulative_spend(T.months_in_year(months, AS_OF))
     headline = pl.DataFrame({"law": ["wmo"], "budget_eur": [10000.0], "forecast_eur": [9000.0]})
-    fig = F.fig_cumulative_spend(cumulative, headline, AS_OF, "nl")
+    fig = F.fig_cumulative_spend(cumulative, headline, AS_OF, "nl", immature_from=dt.date(2026, 9, 1))
     names = [t.name for t in fig.data]
-    assert names == ["wmo: Cumulatief goedgekeurd", "wmo: Budget", "wmo: Prognose tot jaareinde"]
+    # a panel per law: the legend names one thing (approved, budget, forecast), not law x thing
+    assert names == ["Cumulatief goedgekeurd", "Budget", "Prognose tot jaareinde"]
+    assert [a.text for a in fig.layout.annotations][0] == "Wmo"
+    assert any("nog niet volledig" in (a.text or "") for a in fig.layout.annotations)  # immature months marked
+    assert fig.layout.xaxis.tickformat == "%b %Y"  # jan 2026
     assert list(fig.data[0].y) == [0.0, 1900.0, 3300.0, 4550.0]
     assert list(fig.data[1].y) == [10000.0, 10000.0]
     assert list(fig.data[2].y) == [4550.0, 9000.0]
@@ -299,15 +304,18 @@ def reports(tmp_path_factory) -> Path:
 EXPECTED = {
     *(f"maandrapportage_{m}.html" for m in MUNICIPALITIES), "maandrapportage_regio.html",
     *(f"plafondmonitor_{i}.html" for i in INSURERS), "rekenfactor.html", "datakwaliteit.html", "index.html",
-    "opvolglijsten.xlsx", "plotly.min.js",
+    "opvolglijsten.xlsx",
 }
 
 
 def test_writer_produces_every_file(reports):
-    assert {p.name for p in reports.iterdir()} == EXPECTED
+    assert {p.name for p in reports.iterdir() if p.is_file()} == EXPECTED
+    # the month is archived next to the newest: every page and the workbook
+    assert {p.name for p in (reports / "archief" / "2026-10").iterdir()} == EXPECTED
     index = (reports / "index.html").read_text(encoding="utf-8")
-    for name in EXPECTED - {"index.html", "plotly.min.js"}:
-        assert f'href="{name}"' in index
+    for name in EXPECTED - {"index.html"}:
+        assert f'href="{name}' in index
+    assert 'href="archief/2026-10/index.html"' in index
     assert "Peildatum: 31-10-2026" in index
     assert "laatste declaratie 29-10-2026" in index and "laatste indiening wijkverpleging 26-10-2026" in index
     # the municipal payer row of marts.ceiling_position gets no plafondmonitor
@@ -326,13 +334,20 @@ def test_rekenfactor_page_lists_the_municipality_and_provider_grains(reports):
     assert "13.500" in provider and "9.750" in provider
 
 
-def test_reports_load_plotly_locally_and_show_headline_first(reports):
+def test_pages_carry_their_libraries_and_show_headline_first(reports):
     page = (reports / "maandrapportage_0363.html").read_text(encoding="utf-8")
-    assert '<script src="plotly.min.js"' in page and "cdn" not in page.lower()
+    # no script or style from a file or a server: the libraries travel inside the page (gzip + base64)
+    readable = re.sub(r'<script type="application/x-gzip-base64"[^>]*>[^<]*</script>', "", page)
+    assert "<script src" not in readable and "cdn" not in readable.lower() and "<link" not in readable
+    assert 'id="lib-plotly"' in page and 'id="lib-datatables"' in page
     assert page.index("Kerncijfers") < page.index('class="plotly-graph-div"') < page.index("Echte totaaloverschrijdingen</h3>")
-    assert "€&nbsp;60.000,00" in page and "108,0%" in page
+    assert "€\u00a060.000" in page and "108,0%" in page
     assert "totaaloverschrijding: geleverd 180 &gt; max 150" in page
     assert 'id="maand-0363-cumulatief"' in page
+    # names, not codes: the municipality's CBS name in the title
+    assert "<title>Maandrapportage Amsterdam (0363)</title>" in page
+    # tables are DataTables, sorted by euros by default, every header explained on hover
+    assert '<table class="dt" data-order=' in page and 'title="Prognose ÷ budget.' in page
 
 
 def test_empty_lists_say_geen(reports):
@@ -351,6 +366,7 @@ def _members(path: Path) -> dict[str, bytes]:
 
 def test_rerun_is_byte_identical(reports, tmp_path):
     _write(tmp_path)
+    assert {p.name for p in tmp_path.iterdir() if p.is_file()} == EXPECTED
     for name in sorted(EXPECTED):
         if name.endswith(".xlsx"):  # every part the same; docProps/core.xml holds the creation time
             again, first = _members(tmp_path / name), _members(reports / name)
@@ -362,7 +378,7 @@ def test_rerun_is_byte_identical(reports, tmp_path):
 
 
 def test_no_client_identifier_anywhere(reports):
-    for path in reports.iterdir():
+    for path in (p for p in reports.rglob("*") if p.is_file()):
         if path.suffix == ".xlsx":
             with zipfile.ZipFile(path) as z:
                 text = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
@@ -374,25 +390,41 @@ def test_no_client_identifier_anywhere(reports):
 
 def test_workbook_sheets_headers_and_formula_text(reports):
     wb = openpyxl.load_workbook(reports / "opvolglijsten.xlsx")
-    assert wb.sheetnames == ["Totaaloverschrijdingen", "Periodeoverschrijdingen", "Onderbenutte toewijzingen",
-                             "Budgetsignalen", "Plafondsignalen", "Urenafspraak", "Late declaraties en antwoorden"]
+    assert wb.sheetnames == ["Toelichting", "Totaaloverschrijdingen", "Periodeoverschrijdingen",
+                             "Onderbenutte toewijzingen", "Budgetsignalen", "Plafondsignalen", "Urenafspraak",
+                             "Late declaraties en antwoorden"]
+    cover = [[c.value for c in row] for row in wb["Toelichting"].iter_rows()]
+    assert cover[1] == ["Peildatum", "31-10-2026"]
+    assert any(r[0] == "Totaaloverschrijdingen" and "TR322" in r[1] for r in cover)
     headers = {name: [c.value for c in wb[name][1]] for name in wb.sheetnames}
     assert headers["Totaaloverschrijdingen"] == [
-        "Gemeente", "Wet", "Toewijzing", "Aanbieder (AGB)", "Productcategorie", "Product", "Max. volume totaal",
-        "Geleverd volume", "Overschrijding volume", "Overschrijding (€)", "Waarom gesignaleerd"]
+        "Gemeente (code)", "Gemeente", "Wet", "Toewijzing", "Aanbieder (code)", "Aanbieder", "Productcategorie (code)",
+        "Productcategorie", "Product", "Max. volume totaal", "Geleverd volume", "Overschrijding volume",
+        "Overschrijding (€)", "Waarom gesignaleerd", "Status", "Eigenaar", "Notitie"]
+    # every list is an Excel table (filter buttons and banding) over exactly its rows
+    for name in wb.sheetnames[1:]:
+        tables = wb[name].tables
+        assert len(tables) == 1, name
+        table = next(iter(tables.values()))
+        assert table.tableStyleInfo.showRowStripes
+        assert table.ref.startswith("A1:") and int(table.ref.split(":")[1].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")) == max(
+            wb[name].max_row, 2), name
+    # names beside codes: the CBS name of 0363
+    assert wb["Totaaloverschrijdingen"]["B2"].value == "Amsterdam"
+    # whole volumes as whole numbers: Dutch Excel would show '#,##0.##' as "150,"
+    assert wb["Totaaloverschrijdingen"]["J2"].number_format == "#,##0"
     assert "Signaal" in headers["Plafondsignalen"] and "Ophoging aanvragen vóór" in headers["Plafondsignalen"]
     assert "Reden onderbenutting" in headers["Onderbenutte toewijzingen"]
     sheet = wb["Totaaloverschrijdingen"]
     cells = [c for row in sheet.iter_rows(min_row=2) for c in row]
     formula_cells = [c for c in cells if c.value in (FORMULA_ALLOCATION, FORMULA_PROVIDER)]
-    assert len(formula_cells) == 2
+    assert {c.value for c in formula_cells} == {FORMULA_ALLOCATION, FORMULA_PROVIDER}
     assert all(c.data_type == "s" for c in formula_cells)
     every = [c for name in wb.sheetnames for row in wb[name].iter_rows() for c in row]
     assert not any(c.data_type == "f" for c in every)
-    assert sheet.auto_filter.ref or sheet.tables  # filterable
     plafond = wb["Plafondsignalen"]
     # every payer's alerts, most urgent first: reached, then projected over by run-out date, then 70%
-    assert [r[1].value for r in plafond.iter_rows(min_row=2)] == ["40001111", "12345678", "40002222", "40003333"]
+    assert [r[2].value for r in plafond.iter_rows(min_row=2)] == ["40001111", "12345678", "40002222", "40003333"]
     date_cell = next(c for c in plafond[2] if isinstance(c.value, dt.datetime))
     assert date_cell.number_format == "dd-mm-yyyy"
 
@@ -407,14 +439,14 @@ def test_empty_marts_still_write_every_report(tmp_path):
         assert 'class="plotly-graph-div"' not in page
         assert "Geen" in page
     wb = openpyxl.load_workbook(tmp_path / "opvolglijsten.xlsx")
-    assert [c.value for c in wb["Budgetsignalen"][1]][:2] == ["Gemeente", "Wet"]
+    assert [c.value for c in wb["Budgetsignalen"][1]][:3] == ["Gemeente (code)", "Gemeente", "Wet"]
 
 
 def test_english_setting(tmp_path):
     _write(tmp_path, language="en")
     page = (tmp_path / "maandrapportage_0363.html").read_text(encoding="utf-8")
     assert "Monthly report" in page and "As of: 2026-10-31" in page
-    assert "€&nbsp;60,000.00" in page and "108.0%" in page
+    assert "€\u00a060,000" in page and "108.0%" in page
     assert "total overshoot: delivered 180 &gt; max 150" in page
     wb = openpyxl.load_workbook(tmp_path / "opvolglijsten.xlsx")
     assert "Total overshoots" in wb.sheetnames

@@ -40,7 +40,7 @@ MART_COLUMNS: dict[str, tuple[dict[str, pl.DataType], dict[str, pl.DataType]]] =
          "product_category": S, "product_code": S, "month": D, "max_volume": F,
          "delivered_volume": F, "declared_volume": F, "approved_amount_eur": F,
          "utilisation": F, "period_overshoot": B},
-        {},
+        {"requested_volume": F},
     ),
     "allocation_totals": (
         {"municipality_code": S, "law": S, "allocation_number": S, "total_max_volume": F,
@@ -48,7 +48,8 @@ MART_COLUMNS: dict[str, tuple[dict[str, pl.DataType], dict[str, pl.DataType]]] =
          "compensated_peak_months": I, "peak_excess_volume": F, "underused": B,
          "underuse_reason": S, "suggested_product_code": S},
         {"provider_agb": S, "product_category": S, "product_code": S, "committed_eur": F,
-         "start_date": D, "end_date": D},
+         "start_date": D, "end_date": D, "requested_volume": F, "mature_utilisation": F,
+         "mature_months": I},
     ),
     "band_utilisation": (
         {"product_code": S, "band_position": F, "band_class": S},
@@ -87,12 +88,12 @@ MART_COLUMNS: dict[str, tuple[dict[str, pl.DataType], dict[str, pl.DataType]]] =
     "rejections": (
         {"provider_agb": S, "municipality_code": S, "month": D, "return_code": S, "lines": I,
          "amount_eur": F, "category": S},
-        {"law": S, "product_category": S},
+        {"law": S, "product_category": S, "primary": B},
     ),
     "quarantine_summary": (
         {"source_file": S, "kind": S, "rows_received": I, "rows_loaded": I,
          "rows_quarantined": I},
-        {"status": S},
+        {"status": S, "loaded_at": pl.Datetime},
     ),
     "quarantine_reasons": (
         {"source_file": S, "reason_code": S, "reason_text": S, "rows": I},
@@ -113,7 +114,15 @@ _CLIENT_COLUMN = re.compile(
 )
 
 
-SQL_TYPES: dict[pl.DataType, str] = {S: "varchar", F: "double", I: "bigint", D: "date", B: "boolean"}
+SQL_TYPES: dict[pl.DataType, str] = {S: "varchar", F: "double", I: "bigint", D: "date", B: "boolean",
+                                     pl.Datetime: "timestamp"}
+
+# metrics.md §14, built by a concurrent change: read when the table exists
+FORECAST_HISTORY_COLUMNS: dict[str, pl.DataType] = {
+    "scope": S, "payer_code": S, "provider_agb": S, "municipality_code": S, "law": S, "product_category": S,
+    "year": I, "forecast_as_of": D, "months_before_year_end": I, "projected_eur": F, "limit_eur": F,
+    "alert": S, "outcome_eur": F, "error_eur": F, "abs_pct_error": F,
+}
 
 # marts read row by row: table -> (columns, or None for all of MART_COLUMNS; filter on $year, $as_of,
 # $first_month). Each holds a row per provider, payer, file or product (and month) at most.
@@ -168,6 +177,10 @@ class ReportData:
     refused_files: pl.DataFrame  # source_file, reason_text
     latest_declared_on: dt.date | None
     latest_submitted_on: dt.date | None
+    organisations: pl.DataFrame = dataclasses.field(
+        default_factory=lambda: pl.DataFrame(schema={"kind": S, "code": S, "name": S}))
+    forecast_history: pl.DataFrame | None = None  # None: the mart does not exist (yet)
+    refused_detail: pl.DataFrame | None = None  # source_file, reason_code, message
 
     def __getitem__(self, table: str) -> pl.DataFrame:
         return self.marts[table]
@@ -337,7 +350,30 @@ def read_report_data(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> ReportD
             .sort("source_file")
         )
 
+    organisations = pl.DataFrame(schema={"kind": S, "code": S, "name": S})
+    if _table_exists(conn, "staging", "organisations"):
+        organisations = fetch(conn, "select kind, code, name from staging.organisations order by kind, code",
+                              params).cast({"kind": S, "code": S, "name": S})
+    history = None
+    if _table_exists(conn, "marts", "forecast_history"):
+        present = _columns(conn, "marts", "forecast_history")
+        select = ", ".join(_ident(c) if c in present else f"cast(null as {SQL_TYPES[t]}) as {_ident(c)}"
+                           for c, t in FORECAST_HISTORY_COLUMNS.items())
+        history = _conform(fetch(
+            conn, f"select {select} from marts.forecast_history where year >= $year - 1 and forecast_as_of <= $as_of "
+                  "and (scope = 'ceiling' or product_category is null)", params), FORECAST_HISTORY_COLUMNS)
+    refused_detail = None
+    if _table_exists(conn, "raw", "manifest") and {"status", "message"} <= _columns(conn, "raw", "manifest"):
+        code = ("(select min(q.reason_code) from raw.quarantine q where q.source_file = m.source_file "
+                "and q.source_row is null)" if _table_exists(conn, "raw", "quarantine") else "null")
+        refused_detail = fetch(conn, f"select m.source_file, {code} as reason_code, m.message from raw.manifest m "
+                                     "where m.status = 'refused' order by m.source_file", params
+                               ).cast({"source_file": S, "reason_code": S, "message": S})
+
     return ReportData(
+        organisations=organisations,
+        forecast_history=history,
+        refused_detail=refused_detail,
         as_of=as_of,
         marts=frames,
         allocations=allocations,
@@ -401,7 +437,7 @@ enriched as (
            coalesce(t.product_code, m.last_product) as product_code,
            t.total_max_volume, t.delivered_volume, t.utilisation, t.total_overshoot, t.peak_months,
            t.compensated_peak_months, t.underused, t.underuse_reason, t.suggested_product_code,
-           t.committed_eur, m.period_excess_eur, m.period_in_year,
+           t.committed_eur, m.period_excess_eur, m.period_in_year, t.mature_utilisation, t.requested_volume,
            case when m.delivered_volume > 0 then {approved} / m.delivered_volume end as price_eur,
            case when t.delivered_volume - t.total_max_volume < 0 then 0.0
                 else t.delivered_volume - t.total_max_volume end as excess_volume
@@ -545,6 +581,7 @@ def _read_allocations(conn: duckdb.DuckDBPyConnection, marts: _Marts,
         "total_max_volume": F, "delivered_volume": F, "excess_volume": F, "excess_eur": F, "utilisation": F,
         "total_overshoot": B, "underused": B, "underuse_reason": S, "suggested_product_code": S,
         "committed_eur": F, "peak_months": I, "compensated_peak_months": I,
+        "mature_utilisation": F, "requested_volume": F,
     }
     names = {**marts.sources, "totals_table": TOTALS_TABLE, "period_excess": PERIOD_EXCESS_EUR,
              "top": TOP_PROVIDERS, "in_key_order": IN_KEY_ORDER}
@@ -566,7 +603,7 @@ def _read_allocations(conn: duckdb.DuckDBPyConnection, marts: _Marts,
             real_overshoots=listed("total_overshoot", (
                 "total_max_volume", "delivered_volume", "excess_volume", "excess_eur")),
             underused=listed("underused", (
-                "utilisation", "underuse_reason", "suggested_product_code", "committed_eur")),
+                "utilisation", "mature_utilisation", "underuse_reason", "suggested_product_code", "committed_eur")),
             period_overshoots=read(PERIOD_OVERSHOOTS_SQL, {c: months_types[c] for c in (
                 *ALLOCATION_COLUMNS, "month", "max_volume", "delivered_volume", "approved_amount_eur",
                 "period_overshoot")}),

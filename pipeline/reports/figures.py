@@ -53,9 +53,42 @@ def _eur_axis(lang: str) -> dict:
 
 
 def _count_axis(maximum: float | None) -> dict:
-    """A y axis of whole numbers: no 0,2 steps when the counts are small."""
+    """A y axis of whole numbers at round steps (1, 2, 5, 10, 20, 50, …): never 43, 86, 129."""
     top = float(maximum or 0)
-    return {"tickformat": ",d", "dtick": max(1, math.ceil(top / 6)), "rangemode": "tozero"}
+    step = 1.0
+    while top / step > 6:
+        for factor in (2, 2.5, 2):  # 1 -> 2 -> 5 -> 10
+            step *= factor
+            if top / step <= 6:
+                break
+    return {"tickformat": ",d", "dtick": step, "rangemode": "tozero"}
+
+
+def _name(frame: pl.DataFrame, column: str) -> str:
+    """The column with names beside the codes when the frame has it (names.with_names)."""
+    return f"{column}_name" if f"{column}_name" in frame.columns else column
+
+
+LAW_NAMES = {"wmo": "Wmo", "jeugd": "Jeugd"}
+
+
+def _names_map(frame: pl.DataFrame, column: str) -> dict[str, str]:
+    """code -> shown name of ``column`` (the code itself when the frame has no names)."""
+    named = _name(frame, column)
+    if named == column:
+        return {c: c for c in frame[column].to_list()}
+    return dict(frame.select(column, named).unique(column, keep="first").iter_rows())
+
+
+def _mark_immature(fig: go.Figure, start: dt.date, end: dt.date, text: str, col: int | None = None) -> None:
+    """Shade the months that are still filling up (or cannot be judged yet), with the reason."""
+    if start > end:
+        return
+    suffix = "" if col in (None, 1) else str(col)
+    fig.add_shape(type="rect", x0=start, x1=end, y0=0, y1=1, xref=f"x{suffix}", yref=f"y{suffix} domain",
+                  fillcolor="#b9c4cc", opacity=0.3, line_width=0, layer="below")
+    fig.add_annotation(x=start, y=1, xref=f"x{suffix}", yref=f"y{suffix} domain", text=text, showarrow=False,
+                       xanchor="left", yanchor="top", align="left", font={"size": 11, "color": "#5f6b73"})
 
 
 # monthly values (dated on the first of the month) drawn in the middle of their month
@@ -74,54 +107,68 @@ def _colour(i: int) -> str:
 # ------------------------------------------------------------------ Maandrapportage
 
 
-def fig_cumulative_spend(cumulative: pl.DataFrame, headline: pl.DataFrame, as_of: dt.date, lang: str) -> go.Figure | None:
-    """Cumulative approved euros per law through the year, the budget line and the forecast.
+def fig_cumulative_spend(cumulative: pl.DataFrame, headline: pl.DataFrame, as_of: dt.date, lang: str,
+                         immature_from: dt.date | None = None) -> go.Figure | None:
+    """Cumulative approved euros through the year against the budget line, with the forecast to
+    year end: a panel per law (the legend then names one thing: approved, budget, forecast). Months
+    from ``immature_from`` on are still filling up with late declarations and are shaded.
 
     ``cumulative``: law, month, cumulative_eur. ``headline``: law, budget_eur, forecast_eur.
     """
     if cumulative.is_empty() and headline.is_empty():
         return None
-    fig = go.Figure()
     year_start, year_end = dt.date(as_of.year, 1, 1), dt.date(as_of.year, 12, 31)
     laws = sorted(set(cumulative["law"].to_list()) | set(headline["law"].to_list()))
+    fig = make_subplots(rows=1, cols=len(laws), subplot_titles=[LAW_NAMES.get(w, w) for w in laws],
+                        horizontal_spacing=0.08, shared_yaxes=False)
     points = cumulative.with_columns(pl.col("month").dt.month_end().alias("month_end"))
-    for i, law in enumerate(laws):
-        colour = _colour(i)
+    colours = {"approved": "#1f5f8b", "budget": "#5f6b73", "forecast": "#e07b39"}
+    for i, law in enumerate(laws, start=1):
         mine = points.filter(pl.col("law") == law)
         x = [year_start, *mine["month_end"].to_list()]
         y = [0.0, *mine["cumulative_eur"].to_list()]
+        law_name = LAW_NAMES.get(law, law)
         fig.add_trace(go.Scatter(
-            x=x, y=y, mode="lines+markers", name=f"{law}: {label('cumulative_approved', lang)}",
-            line={"color": colour, "width": 3},
-            hovertemplate="%{x|" + plotly_date_format(lang) + "}<br>€ %{y:,.0f}<extra>" + law + "</extra>",
-        ))
+            x=x, y=y, mode="lines+markers", name=label("cumulative_approved", lang), legendgroup="approved",
+            showlegend=i == 1, line={"color": colours["approved"], "width": 3},
+            hovertemplate="%{x|" + plotly_date_format(lang) + "}<br>€ %{y:,.0f}<extra>" + law_name + "</extra>",
+        ), row=1, col=i)
         row = headline.filter(pl.col("law") == law)
-        if row.is_empty():
-            continue
-        budget, forecast = row["budget_eur"][0], row["forecast_eur"][0]
-        if budget is not None:
-            fig.add_trace(go.Scatter(
-                x=[year_start, year_end], y=[budget, budget], mode="lines",
-                name=f"{law}: {label('budget_line', lang)}", line={"color": colour, "dash": "dash", "width": 1.5},
-                hovertemplate="€ %{y:,.0f}<extra>" + law + " budget</extra>",
-            ))
-        if forecast is not None:
-            fig.add_trace(go.Scatter(
-                x=[x[-1], year_end], y=[y[-1], forecast], mode="lines+markers",
-                name=f"{law}: {label('forecast_line', lang)}", line={"color": colour, "dash": "dot", "width": 2},
-                marker={"symbol": "diamond"},
-                hovertemplate="%{x|" + plotly_date_format(lang) + "}<br>€ %{y:,.0f}<extra>" + law + "</extra>",
-            ))
+        if not row.is_empty():
+            budget, forecast = row["budget_eur"][0], row["forecast_eur"][0]
+            if budget is not None:
+                fig.add_trace(go.Scatter(
+                    x=[year_start, year_end], y=[budget, budget], mode="lines", name=label("budget_line", lang),
+                    legendgroup="budget", showlegend=i == 1,
+                    line={"color": colours["budget"], "dash": "dash", "width": 1.5},
+                    hovertemplate="€ %{y:,.0f}<extra>" + law_name + " budget</extra>",
+                ), row=1, col=i)
+            if forecast is not None:
+                fig.add_trace(go.Scatter(
+                    x=[x[-1], year_end], y=[y[-1], forecast], mode="lines+markers", name=label("forecast_line", lang),
+                    legendgroup="forecast", showlegend=i == 1,
+                    line={"color": colours["forecast"], "dash": "dot", "width": 2}, marker={"symbol": "diamond"},
+                    hovertemplate="%{x|" + plotly_date_format(lang) + "}<br>€ %{y:,.0f}<extra>" + law_name + "</extra>",
+                ), row=1, col=i)
+        if immature_from is not None:
+            _mark_immature(fig, immature_from, _month_end(as_of), label("immature_months", lang), col=i)
     fig.update_yaxes(**_eur_axis(lang), rangemode="tozero")
-    fig.update_xaxes(**_month_axis(lang), range=[year_start, year_end])
-    return _style(fig, f"{label('cumulative_approved', lang)} {as_of.year}", lang)
+    fig.update_xaxes(**_month_axis(lang, "M2"), range=[year_start, year_end])
+    return _style(fig, f"{label('cumulative_approved', lang)} {as_of.year}", lang, height=440)
+
+
+def _month_end(d: dt.date) -> dt.date:
+    nxt = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
 
 
 def fig_category_spend(by_category: pl.DataFrame, lang: str) -> go.Figure | None:
     """Stacked approved / pending / expected late / committed per product category, budget markers."""
     if by_category.is_empty():
         return None
-    names = by_category.select(pl.concat_str(["law", pl.lit(" "), "product_category"]).alias("n"))["n"].to_list()
+    category = _name(by_category, "product_category")
+    names = by_category.select(pl.concat_str([
+        pl.col("law").replace_strict(LAW_NAMES, default=pl.col("law")), pl.lit(" · "), category]).alias("n"))["n"].to_list()
     fig = go.Figure()
     for key in ("approved", "pending", "expected_late", "committed"):
         fig.add_trace(go.Bar(
@@ -135,33 +182,35 @@ def fig_category_spend(by_category: pl.DataFrame, lang: str) -> go.Figure | None
     ))
     fig.update_layout(barmode="stack")
     fig.update_xaxes(**_eur_axis(lang))
-    fig.update_yaxes(autorange="reversed", title=label("product_category", lang))
-    return _style(fig, f"{label('spend', lang)} {label('forecast', lang).lower()} · {label('product_category', lang).lower()}",
-                  lang, height=max(320, 110 + 40 * len(names)))
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    title = "Besteding en prognose per productcategorie" if lang == "nl" else "Spend and forecast per product category"
+    return _style(fig, title, lang, height=max(320, 130 + 44 * len(names)))
 
 
 def fig_top_providers(by_spend: pl.DataFrame, by_overshoot: pl.DataFrame, by_lateness: pl.DataFrame, lang: str) -> go.Figure | None:
-    """Three panels: top providers by approved spend, by overshoot euros and by late euros."""
+    """Panels of the ten providers with the most approved spend, overshoot euros and late euros;
+    a panel with nothing in it is left out (the page says which and why)."""
     panels = [
-        (by_spend, "approved_amount_eur", label("spend", lang)),
-        (by_overshoot, "excess_eur", label("overshoot_eur", lang)),
-        (by_lateness, "late_amount_eur", label("late_amount", lang)),
+        (frame, column, title) for frame, column, title in (
+            (by_spend, "approved_amount_eur", label("spend", lang)),
+            (by_overshoot, "excess_eur", label("overshoot_eur", lang)),
+            (by_lateness, "late_amount_eur", label("late_amount", lang)),
+        ) if not frame.is_empty()
     ]
-    if all(frame.is_empty() for frame, _, _ in panels):
+    if not panels:
         return None
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[t for _, _, t in panels], horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, _, t in panels], horizontal_spacing=0.22)
     for i, (frame, column, title) in enumerate(panels, start=1):
+        names = frame[_name(frame, "provider_agb")].to_list()
         fig.add_trace(go.Bar(
-            y=frame["provider_agb"].to_list(), x=frame[column].to_list(), orientation="h", name=title,
+            y=names, x=frame[column].to_list(), orientation="h", name=title,
             marker_color=_colour(i - 1), showlegend=False,
             hovertemplate="%{y}: € %{x:,.0f}<extra></extra>",
         ), row=1, col=i)
-        fig.update_yaxes(autorange="reversed", type="category", row=1, col=i)
+        fig.update_yaxes(autorange="reversed", type="category", automargin=True, row=1, col=i)
         fig.update_xaxes(**_eur_axis(lang), row=1, col=i)
-        if frame.is_empty():
-            fig.add_annotation(text=label("none", lang), showarrow=False, row=1, col=i,
-                               xref=f"x{i if i > 1 else ''} domain", yref=f"y{i if i > 1 else ''} domain", x=0.5, y=0.5)
-    return _style(fig, label("providers_total", lang) + " · top 10", lang, height=440)
+    title = "Aanbieders: top 10" if lang == "nl" else "Providers: top 10"
+    return _style(fig, title, lang, height=440)
 
 
 def fig_overshoots(summary: pl.DataFrame, lang: str) -> go.Figure | None:
@@ -208,34 +257,56 @@ def _top_n_other(frame: pl.DataFrame, group: str, value: str, n: int, lang: str)
     )
 
 
-def fig_timeliness(timeliness: pl.DataFrame, rejections: pl.DataFrame, lang: str) -> go.Figure | None:
-    """Late lines per month by provider (left) and rejected euros per month by category (right)."""
-    if timeliness.is_empty() and rejections.is_empty():
+MAX_SERIES = 8  # series per chart; the rest go into 'overig'
+
+
+def fig_late_lines(timeliness: pl.DataFrame, lang: str, judged_until: dt.date | None = None) -> go.Figure | None:
+    """Late lines per month for the providers with the most (the rest as 'overig'). Months after
+    ``judged_until`` cannot be judged yet (a line is late only three months after its period) and
+    are shaded, so an empty end of the chart does not read as an improvement."""
+    if timeliness.is_empty() or timeliness["lines"].sum() == 0:
         return None
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[
-        f"{label('late_lines', lang)} · {label('provider', lang).lower()}",
-        f"{label('rejected_amount', lang)} · {label('category', lang).lower()}",
-    ], horizontal_spacing=0.1)
-    late = _top_n_other(timeliness, "provider_agb", "late_lines", 5, lang)
-    late = late.group_by("provider_agb", "month").agg(pl.col("late_lines").sum()).sort("provider_agb", "month")
-    for i, provider in enumerate(sorted(late["provider_agb"].unique().to_list())):
-        mine = late.filter(pl.col("provider_agb") == provider)
+    column = _name(timeliness, "provider_agb")
+    late = _top_n_other(timeliness, column, "late_lines", MAX_SERIES - 1, lang)
+    late = late.group_by(column, "month").agg(pl.col("late_lines").sum()).sort(column, "month")
+    totals = late.group_by(column).agg(pl.col("late_lines").sum())
+    order = totals.sort(["late_lines", column], descending=[True, False])[column].to_list()
+    other = label("other", lang)
+    order = [p for p in order if p != other] + ([other] if other in order else [])
+    fig = go.Figure()
+    for i, provider in enumerate(order):
+        mine = late.filter(pl.col(column) == provider)
         fig.add_trace(go.Bar(x=mine["month"].to_list(), y=mine["late_lines"].to_list(), name=provider,
-                             marker_color=_colour(i), legendgroup="late", legendgrouptitle_text=label("provider", lang), **MID_MONTH,
-                             hovertemplate="%{x|" + plotly_month_format(lang) + "}: %{y:,.0f}<extra>" + provider + "</extra>"),
-                      row=1, col=1)
-    rej = rejections.group_by("category", "month").agg(pl.col("amount_eur").sum()).sort("category", "month")
-    for i, category in enumerate(sorted(rej["category"].unique().to_list())):
-        mine = rej.filter(pl.col("category") == category)
-        fig.add_trace(go.Bar(x=mine["month"].to_list(), y=mine["amount_eur"].to_list(), name=category,
-                             marker_color=_colour(i + 6), legendgroup="rej", legendgrouptitle_text=label("category", lang), **MID_MONTH,
-                             hovertemplate="%{x|" + plotly_month_format(lang) + "}: € %{y:,.0f}<extra>" + category + "</extra>"),
-                      row=1, col=2)
-    fig.update_layout(barmode="stack")
+                             marker_color="#b9c4cc" if provider == other else _colour(i), **MID_MONTH,
+                             hovertemplate="%{x|" + plotly_month_format(lang) + "}: %{y:,.0f}<extra>" + provider + "</extra>"))
+    months = timeliness["month"]
+    if judged_until is not None and months.max() is not None and months.max() > judged_until:
+        _mark_immature(fig, judged_until + dt.timedelta(days=1), _month_end(months.max()), label("not_judged_yet", lang))
+    fig.update_layout(barmode="stack", legend_title_text=label("provider", lang))
     fig.update_xaxes(**_month_axis(lang, "M2"))
-    fig.update_yaxes(**_count_axis(late.group_by("month").agg(pl.col("late_lines").sum())["late_lines"].max()), row=1, col=1)
-    fig.update_yaxes(**_eur_axis(lang), row=1, col=2)
-    return _style(fig, f"{label('late_lines', lang)} · {label('rejected_amount', lang).lower()}", lang, height=480)
+    fig.update_yaxes(**_count_axis(late.group_by("month").agg(pl.col("late_lines").sum())["late_lines"].max()))
+    title = "Te laat gedeclareerde regels per maand, per aanbieder" if lang == "nl" else "Lines declared late per month, by provider"
+    return _style(fig, title, lang, height=440)
+
+
+def fig_rejected_amounts(rejections: pl.DataFrame, lang: str) -> go.Figure | None:
+    """Rejected euros per month by category of return code (each line counted once)."""
+    if rejections.is_empty():
+        return None
+    rej = rejections.group_by("category", "month").agg(pl.col("amount_eur").sum()).sort("category", "month")
+    order = (rej.group_by("category").agg(pl.col("amount_eur").sum())
+             .sort(["amount_eur", "category"], descending=[True, False])["category"].to_list())
+    fig = go.Figure()
+    for i, category in enumerate(order):
+        mine = rej.filter(pl.col("category") == category)
+        fig.add_trace(go.Bar(x=mine["month"].to_list(), y=mine["amount_eur"].to_list(), name=category or "?",
+                             marker_color=_colour(i), **MID_MONTH,
+                             hovertemplate="%{x|" + plotly_month_format(lang) + "}: € %{y:,.0f}<extra>" + (category or "?") + "</extra>"))
+    fig.update_layout(barmode="stack", legend_title_text=label("category", lang))
+    fig.update_xaxes(**_month_axis(lang, "M2"))
+    fig.update_yaxes(**_eur_axis(lang))
+    title = "Afgewezen bedrag per maand, per soort afwijzing" if lang == "nl" else "Rejected amount per month, by kind of rejection"
+    return _style(fig, title, lang, height=420)
 
 
 # ------------------------------------------------------------------ Plafondmonitor
@@ -252,8 +323,9 @@ def fig_cumulative_realisation(cumulative: pl.DataFrame, table: pl.DataFrame, ye
         return None
     cols = min(3, len(providers))
     rows = math.ceil(len(providers) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=providers, vertical_spacing=0.25 / rows + 0.04,
-                        horizontal_spacing=0.08)
+    titles = _names_map(table, "provider_agb")
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[titles.get(p, p) for p in providers],
+                        vertical_spacing=0.25 / rows + 0.04, horizontal_spacing=0.08)
     year_start, year_end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     for i, provider in enumerate(providers):
         r, c = i // cols + 1, i % cols + 1
@@ -277,29 +349,50 @@ def fig_cumulative_realisation(cumulative: pl.DataFrame, table: pl.DataFrame, ye
                   height=140 + 240 * rows)
 
 
-def fig_hours_per_client(monthly: pl.DataFrame, agreement: pl.DataFrame, lang: str) -> go.Figure | None:
-    """Hours per client per month by provider, with each provider's urenafspraak as a dashed line."""
+def fig_hours_per_client(monthly: pl.DataFrame, agreement: pl.DataFrame, lang: str,
+                         max_providers: int = MAX_SERIES) -> go.Figure | None:
+    """Hours per client per month against the urenafspraak: small multiples for the providers
+    with the highest average relative to their agreement (at most ``max_providers``); the table
+    under the chart has them all."""
     if monthly.is_empty():
         return None
-    fig = go.Figure()
-    for i, provider in enumerate(sorted(monthly["provider_agb"].unique().to_list())):
+    column = _name(monthly, "provider_agb")
+    ranked = (agreement.with_columns(
+        (pl.col("avg_hours_per_client_month") / pl.col("max_hours_per_client_month")).alias("_ratio"))
+        .sort(["_ratio", "avg_hours_per_client_month", "provider_agb"], descending=[True, True, False], nulls_last=True))
+    providers = [p for p in ranked["provider_agb"].to_list() if p in set(monthly["provider_agb"].to_list())]
+    providers += sorted(set(monthly["provider_agb"].to_list()) - set(providers))
+    providers = providers[:max_providers]
+    names = _names_map(monthly, "provider_agb")
+    cols = min(4, len(providers))
+    rows = math.ceil(len(providers) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[names.get(p, p) for p in providers],
+                        vertical_spacing=0.3 / rows + 0.05, horizontal_spacing=0.06, shared_yaxes=True)
+    for i, provider in enumerate(providers):
+        r, c = i // cols + 1, i % cols + 1
         mine = monthly.filter(pl.col("provider_agb") == provider).sort("month")
-        colour = _colour(i)
         fig.add_trace(go.Scatter(
-            x=mine["month"].to_list(), y=mine["hours_per_client"].to_list(), mode="lines+markers", name=provider,
-            line={"color": colour}, legendgroup=provider, **MID_MONTH,
-            hovertemplate="%{x|" + plotly_month_format(lang) + "}: %{y:,.2f}<extra>" + provider + "</extra>",
-        ))
+            x=mine["month"].to_list(), y=mine["hours_per_client"].to_list(), mode="lines+markers",
+            name=label("hours_per_client", lang), legendgroup="hours", showlegend=i == 0,
+            line={"color": "#1f5f8b"}, **MID_MONTH,
+            hovertemplate="%{x|" + plotly_month_format(lang) + "}: %{y:,.2f}<extra>" + names.get(provider, provider) + "</extra>",
+        ), row=r, col=c)
         limit = agreement.filter(pl.col("provider_agb") == provider)["max_hours_per_client_month"]
         if len(limit) and limit[0] is not None and len(mine):
             fig.add_trace(go.Scatter(
                 x=[mine["month"][0], mine["month"][-1]], y=[limit[0], limit[0]], mode="lines",
-                name=f"{provider}: {label('urenafspraak', lang)}", line={"color": colour, "dash": "dash", "width": 1},
-                legendgroup=provider, hovertemplate="%{y:,.2f}<extra>" + label("urenafspraak", lang) + "</extra>", **MID_MONTH,
-            ))
-    fig.update_xaxes(**_month_axis(lang))
-    fig.update_yaxes(title=label("hours_per_client", lang), rangemode="tozero")
-    return _style(fig, label("hours_per_client", lang), lang, height=440)
+                name=label("urenafspraak", lang), legendgroup="limit", showlegend=i == 0,
+                line={"color": "#c23b3b", "dash": "dash", "width": 1.5},
+                hovertemplate="%{y:,.2f}<extra>" + label("urenafspraak", lang) + "</extra>", **MID_MONTH,
+            ), row=r, col=c)
+    fig.update_xaxes(**_month_axis(lang, "M3"))
+    fig.update_yaxes(rangemode="tozero")
+    title = label("hours_per_client", lang) + (
+        f" · de {len(providers)} aanbieders het verst boven hun afspraak" if lang == "nl"
+        else f" · the {len(providers)} providers furthest above their agreement")
+    for annotation in fig.layout.annotations:
+        annotation.font = {"size": 11}
+    return _style(fig, title, lang, height=120 + 230 * rows)
 
 
 # ------------------------------------------------------------------ Rekenfactor en bandbreedte
@@ -480,34 +573,43 @@ def fig_peaks(peaks: pl.DataFrame, lang: str) -> go.Figure | None:
 # ------------------------------------------------------------------ Datakwaliteit
 
 
-def fig_quarantine_files(summary: pl.DataFrame, lang: str) -> go.Figure | None:
-    if summary.is_empty():
+def fig_quarantine_by_kind(by_kind: pl.DataFrame, lang: str) -> go.Figure | None:
+    """Rows quarantined per month, a bar per kind of input (the received rows are in the table)."""
+    if by_kind.is_empty():
         return None
-    files = summary["source_file"].to_list()
+    column = "kind_label" if "kind_label" in by_kind.columns else "kind"
+    frame = by_kind.filter(pl.col("month").is_not_null())
     fig = go.Figure()
-    for key, colour in (("rows_loaded", "#3a9d5d"), ("rows_quarantined", "#c23b3b")):
-        fig.add_trace(go.Bar(y=files, x=summary[key].to_list(), orientation="h", name=label(key, lang),
-                             marker_color=colour, hovertemplate="%{y}: %{x:,.0f}<extra>" + label(key, lang) + "</extra>"))
-    fig.update_layout(barmode="stack")
-    fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(title=label("rows", lang), tickformat=",d")
-    return _style(fig, f"{label('rows_loaded', lang)} · {label('rows_quarantined', lang).lower()}", lang,
-                  height=max(300, 130 + 28 * len(files)))
+    kinds = sorted(frame[column].unique().to_list())
+    for i, kind in enumerate(kinds):
+        mine = frame.filter(pl.col(column) == kind).sort("month")
+        fig.add_trace(go.Bar(x=mine["month"].to_list(), y=mine["rows_quarantined"].to_list(), name=kind,
+                             marker_color=_colour(i), customdata=mine["rows_received"].to_list(), **MID_MONTH,
+                             hovertemplate="%{x|" + plotly_month_format(lang) + "}: %{y:,.0f} / %{customdata:,.0f}<extra>" + kind + "</extra>"))
+    fig.update_layout(barmode="stack", legend_title_text=label("kind", lang))
+    fig.update_xaxes(**_month_axis(lang, "M2"))
+    top = frame.group_by("month").agg(pl.col("rows_quarantined").sum())["rows_quarantined"].max()
+    fig.update_yaxes(**_count_axis(top), title=label("rows_quarantined", lang))
+    title = "Rijen in quarantaine per maand en soort" if lang == "nl" else "Quarantined rows per month and kind"
+    return _style(fig, title, lang, height=360)
 
 
 def fig_quarantine_reasons(reasons: pl.DataFrame, lang: str) -> go.Figure | None:
     if reasons.is_empty():
         return None
+    column = "reason_label" if "reason_label" in reasons.columns else "reason_code"
     by_reason = (
-        reasons.group_by("reason_code").agg(pl.col("rows").sum(), pl.col("reason_text").first())
-        .sort(["rows", "reason_code"], descending=[True, False])
+        reasons.group_by(column).agg(pl.col("rows").sum())
+        .sort(["rows", column], descending=[True, False])
     )
-    fig = go.Figure(go.Bar(x=by_reason["reason_code"].to_list(), y=by_reason["rows"].to_list(),
-                           customdata=by_reason["reason_text"].to_list(), marker_color="#c23b3b",
-                           hovertemplate="%{x}: %{y:,.0f}<br>%{customdata}<extra></extra>"))
-    fig.update_xaxes(type="category", title=label("reason_code", lang))
-    fig.update_yaxes(title=label("rows", lang), **_count_axis(by_reason["rows"].max()))
-    return _style(fig, label("rows_quarantined", lang) + " · " + label("reason", lang).lower(), lang, height=380)
+    fig = go.Figure(go.Bar(y=by_reason[column].to_list(), x=by_reason["rows"].to_list(), orientation="h",
+                           marker_color="#c23b3b", hovertemplate="%{y}: %{x:,.0f}<extra></extra>"))
+    fig.update_yaxes(type="category", autorange="reversed", automargin=True)
+    fig.update_xaxes(title=label("rows", lang), **_count_axis(by_reason["rows"].max()))
+    fig.update_layout(height=max(260, 110 + 30 * by_reason.height))
+    return _style(fig, label("rows_quarantined", lang) + " · " + label("reason", lang).lower(), lang,
+                  height=max(260, 110 + 30 * by_reason.height))
+
 
 
 def fig_rejections(rejections: pl.DataFrame, lang: str) -> go.Figure | None:
@@ -516,7 +618,7 @@ def fig_rejections(rejections: pl.DataFrame, lang: str) -> go.Figure | None:
         return None
     by_cat = rejections.group_by("category").agg(pl.col("amount_eur").sum()).sort(["amount_eur", "category"], descending=[True, False])
     by_code = (rejections.group_by("return_code").agg(pl.col("lines").sum(), pl.col("category").first())
-               .sort(["lines", "return_code"], descending=[True, False]))
+               .sort(["lines", "return_code"], descending=[True, False]).head(MAX_SERIES * 2))
     fig = make_subplots(rows=1, cols=2, subplot_titles=[
         f"{label('rejected_amount', lang)} · {label('category', lang).lower()}",
         f"{label('rejected_lines', lang)} · {label('return_code', lang).lower()}"])
@@ -535,11 +637,12 @@ def fig_late_answers(timeliness: pl.DataFrame, lang: str) -> go.Figure | None:
     """Late or missing answers per month, for the five providers with the most."""
     if timeliness.is_empty() or timeliness["late_answers"].sum() == 0:
         return None
-    late = _top_n_other(timeliness, "provider_agb", "late_answers", 5, lang)
-    late = late.group_by("provider_agb", "month").agg(pl.col("late_answers").sum()).sort("provider_agb", "month")
+    column = _name(timeliness, "provider_agb")
+    late = _top_n_other(timeliness, column, "late_answers", 5, lang)
+    late = late.group_by(column, "month").agg(pl.col("late_answers").sum()).sort(column, "month")
     fig = go.Figure()
-    for i, provider in enumerate(sorted(late["provider_agb"].unique().to_list())):
-        mine = late.filter(pl.col("provider_agb") == provider)
+    for i, provider in enumerate(sorted(late[column].unique().to_list())):
+        mine = late.filter(pl.col(column) == provider)
         fig.add_trace(go.Bar(x=mine["month"].to_list(), y=mine["late_answers"].to_list(), name=provider,
                              marker_color=_colour(i), **MID_MONTH,
                              hovertemplate="%{x|" + plotly_month_format(lang) + "}: %{y:,.0f}<extra>" + provider + "</extra>"))
@@ -547,3 +650,47 @@ def fig_late_answers(timeliness: pl.DataFrame, lang: str) -> go.Figure | None:
     fig.update_xaxes(**_month_axis(lang))
     fig.update_yaxes(**_count_axis(late.group_by("month").agg(pl.col("late_answers").sum())["late_answers"].max()))
     return _style(fig, label("late_answers", lang), lang, height=400)
+
+
+# ------------------------------------------------------------------ Forecast history (§14)
+
+
+def fig_forecast_history(history: pl.DataFrame, table: pl.DataFrame, year: int, lang: str,
+                         max_providers: int = MAX_SERIES) -> go.Figure | None:
+    """How each provider's projected year end moved month by month this year, against its ceiling:
+    small multiples for the most urgent providers (the order of the ceiling table)."""
+    mine = history.filter(pl.col("year") == year)
+    if mine.is_empty():
+        return None
+    providers = [p for p in table["provider_agb"].to_list() if p in set(mine["provider_agb"].to_list())][:max_providers]
+    if not providers:
+        return None
+    names = _names_map(table, "provider_agb")
+    cols = min(4, len(providers))
+    rows = math.ceil(len(providers) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[names.get(p, p) for p in providers],
+                        vertical_spacing=0.3 / rows + 0.05, horizontal_spacing=0.07)
+    for i, provider in enumerate(providers):
+        r, c = i // cols + 1, i % cols + 1
+        series = mine.filter(pl.col("provider_agb") == provider).sort("forecast_as_of")
+        fig.add_trace(go.Scatter(
+            x=series["forecast_as_of"].to_list(), y=series["projected_eur"].to_list(), mode="lines+markers",
+            name=label("projected_year_end", lang), legendgroup="projected", showlegend=i == 0,
+            line={"color": "#1f5f8b"},
+            hovertemplate="%{x|" + plotly_date_format(lang) + "}: € %{y:,.0f}<extra>" + names.get(provider, provider) + "</extra>",
+        ), row=r, col=c)
+        limit = series["limit_eur"].drop_nulls()
+        if len(limit):
+            fig.add_trace(go.Scatter(
+                x=[series["forecast_as_of"].min(), series["forecast_as_of"].max()], y=[limit[-1], limit[-1]],
+                mode="lines", name=label("ceiling", lang), legendgroup="ceiling", showlegend=i == 0,
+                line={"color": "#c23b3b", "dash": "dash", "width": 1.5},
+                hovertemplate="€ %{y:,.0f}<extra>" + label("ceiling", lang) + "</extra>",
+            ), row=r, col=c)
+    fig.update_xaxes(**_month_axis(lang, "M2"))
+    fig.update_yaxes(**_eur_axis(lang))
+    for annotation in fig.layout.annotations:
+        annotation.font = {"size": 11}
+    title = ("Prognose jaareinde per maandeinde, tegen het plafond" if lang == "nl"
+             else "Projected year end at each month end, against the ceiling")
+    return _style(fig, title, lang, height=120 + 230 * rows)

@@ -1,79 +1,155 @@
-"""HTML page assembly: headline cards and tables, figure blocks, follow-up tables.
+"""HTML page assembly with Jinja2 templates (autoescaped): headline cards, tables, figures, pages.
 
-Plotly.js is not embedded: every page loads ``plotly.min.js`` from its own folder (the file that
-``write_html(include_plotlyjs="directory")`` writes), so the reports open offline and stay small.
-Table cells are formatted and escaped with polars expressions over whole columns.
+Every page carries its libraries (``libs``): it opens alone, offline, from a mail or an archive.
+Tables become sortable, searchable, paginated DataTables in the page; figures are Plotly JSON
+drawn by the page's loader with a toolbar in the reader's language whose buttons all stay on the
+machine (zoom, pan, reset, download as PNG). Table cells are formatted with polars expressions over
+whole columns; the template escapes them.
 """
 
 from __future__ import annotations
 
-import html
+import dataclasses
+import json
 from pathlib import Path
 
+import jinja2
 import plotly.graph_objects as go
+import plotly.io as pio
 import polars as pl
-from plotly.offline import get_plotlyjs
+from markupsafe import Markup
 
-from .i18n import label, pl_fmt_date, pl_fmt_eur, pl_fmt_month, pl_fmt_num, pl_fmt_pct
+from . import libs
+from .i18n import (DATATABLES_LANGUAGE, PLOTLY_LOCALES, help_text, label, pl_fmt_date, pl_fmt_eur, pl_fmt_month,
+                   pl_fmt_num, pl_fmt_pct)
 from .tables import Column
 
-PLOTLY_JS = "plotly.min.js"
-TOP_N = 15
+TOP_N = 15  # rows of a follow-up list shown before "the full list is in the workbook"
+PAGE_ROWS = 500  # at most this many rows of a list go into a page; the workbook has them all
+
+# the Plotly toolbar: only buttons that act on the chart in the page, and a PNG download
+MODEBAR_BUTTONS = ["toImage", "zoom2d", "pan2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "resetScale2d"]
 
 CSS = """
-:root { --ink: #1d2a33; --muted: #5f6b73; --line: #d9dee2; --accent: #1f5f8b; --warn: #c23b3b; }
+:root { --ink: #1d2a33; --muted: #5f6b73; --line: #d9dee2; --accent: #1f5f8b; --warn: #b42318; --ok: #2e7d4f; --amber: #b26a00; }
 * { box-sizing: border-box; }
 body { font-family: "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink); margin: 0; background: #f5f7f8; }
-header { background: var(--accent); color: #fff; padding: 18px 32px 14px; }
+header { background: var(--accent); color: #fff; padding: 16px 32px 12px; }
 header h1 { margin: 0 0 4px; font-size: 24px; font-weight: 600; }
-header p { margin: 2px 0; font-size: 13px; opacity: .92; }
+header p { margin: 2px 0; font-size: 13px; opacity: .95; }
 header a { color: #fff; }
-main { padding: 8px 32px 40px; max-width: 1480px; }
+nav.toc { margin-top: 8px; display: flex; flex-wrap: wrap; gap: 6px 16px; font-size: 13px; }
+nav.toc a { color: #fff; text-decoration: none; border-bottom: 1px dotted #fff; }
+main { padding: 8px 32px 24px; max-width: 1480px; }
+footer { padding: 0 32px 24px; font-size: 12px; color: var(--muted); }
 section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 14px 20px 18px; margin: 18px 0; }
 h2 { font-size: 19px; margin: 4px 0 12px; color: var(--accent); }
-h3 { font-size: 15px; margin: 18px 0 8px; }
+h3 { font-size: 15px; margin: 20px 0 8px; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin-bottom: 14px; }
-.card { border: 1px solid var(--line); border-left: 5px solid var(--accent); border-radius: 4px; padding: 10px 14px; min-width: 190px; background: #fbfcfc; }
+.card { border: 1px solid var(--line); border-left: 5px solid var(--accent); border-radius: 4px; padding: 10px 14px; width: 250px; background: #fbfcfc; }
 .card.warn { border-left-color: var(--warn); }
+.card.amber { border-left-color: var(--amber); }
+.card.good { border-left-color: var(--ok); }
 .card .k { font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .03em; }
-.card .v { font-size: 24px; font-weight: 600; margin-top: 2px; }
+.card .v { font-size: 23px; font-weight: 600; margin-top: 2px; }
 .card .s { font-size: 12px; color: var(--muted); margin-top: 2px; }
+.card .d { font-size: 12px; margin-top: 4px; font-weight: 600; }
+.card .d.up { color: var(--warn); } .card .d.down { color: var(--ok); } .card .d.flat { color: var(--muted); }
+.card .def { font-size: 11px; color: var(--muted); margin-top: 6px; border-top: 1px dotted var(--line); padding-top: 4px; }
+.help { color: var(--accent); cursor: help; font-size: 10px; }
 table { border-collapse: collapse; width: 100%; font-size: 12.5px; margin: 6px 0; }
-th { text-align: left; background: #eef2f4; font-weight: 600; padding: 6px 6px; border-bottom: 2px solid var(--line); }
+th { text-align: left; background: #eef2f4; font-weight: 600; padding: 6px 6px; border-bottom: 2px solid var(--line); vertical-align: bottom; }
 td { padding: 5px 6px; border-bottom: 1px solid var(--line); vertical-align: top; }
-td.num, th.num { text-align: right; white-space: nowrap; }
+td.num { text-align: right; white-space: nowrap; }
+th.num { text-align: right; }
 td.nw { white-space: nowrap; }
 td.why { min-width: 220px; }
-tr:hover td { background: #f7fafb; }
-.why { color: var(--warn); }
+td.flag { color: var(--warn); }
+td.ok { color: var(--ok); }
 .note { font-size: 12px; color: var(--muted); margin: 4px 0 0; }
 .none { font-style: italic; color: var(--muted); padding: 10px 0; }
+.loading { color: var(--muted); font-style: italic; }
 .figure { margin: 8px 0 18px; }
-nav ul { padding-left: 18px; margin: 4px 0 8px; }
-nav li { margin: 4px 0; }
-.scroll { overflow-x: auto; }
+.table-wrap { overflow-x: auto; margin-bottom: 8px; }
+details.legend { font-size: 12px; color: var(--muted); margin: 4px 0; }
+details.legend dt { font-weight: 600; color: var(--ink); margin-top: 4px; }
+details.legend dd { margin-left: 12px; }
+.light { display: inline-block; width: 12px; height: 12px; border-radius: 50%; vertical-align: -1px; margin-right: 6px; }
+.light.red { background: var(--warn); } .light.amber { background: #e0a339; } .light.green { background: var(--ok); } .light.grey { background: #b9c4cc; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 12px; }
+.tile { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; background: #fbfcfc; }
+.tile h3 { margin: 0 0 6px; font-size: 15px; }
+.tile p { margin: 3px 0; font-size: 13px; }
+ol.changes li { margin: 6px 0; }
+table.dt td, table.dt th { font-size: 12.5px; }
+@page { size: A4 landscape; margin: 10mm; }
+@media print {
+  body { background: #fff; }
+  header { background: #fff; color: var(--ink); padding: 0 0 8px; border-bottom: 2px solid var(--accent); }
+  header a, nav.toc { display: none; }
+  main { padding: 0; max-width: none; }
+  section { border: none; padding: 0; margin: 10px 0; break-inside: auto; }
+  .card { break-inside: avoid; width: 230px; }
+  .figure { break-inside: avoid; }
+  table { font-size: 9px; }
+  table.dt td, table.dt th { font-size: 9px; padding: 2px 3px; }
+  td.why { min-width: 0; }
+  td, th { overflow-wrap: anywhere; }
+  td.num, th.num { overflow-wrap: normal; }
+  tr { break-inside: avoid; }
+  thead { display: table-header-group; }
+  .table-wrap { overflow: visible; }
+  .dt-search, .dt-length, .dt-paging, .dt-info { display: none !important; }
+  details.legend { display: none; }
+}
 """
 
 NUMERIC_KINDS = {"eur", "pct", "num", "int", "num2"}
 
-
-def ensure_plotly_js(out_dir: Path) -> Path:
-    """Write plotly.min.js next to the reports (as include_plotlyjs="directory" does), once."""
-    path = out_dir / PLOTLY_JS
-    content = get_plotlyjs().encode("utf-8")
-    if not path.exists() or path.read_bytes() != content:
-        path.write_bytes(content)
-    return path
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("pipeline.reports", "templates"),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+)
+_PARTS = _ENV.get_template("parts.html")
 
 
-def _escape(expr: pl.Expr) -> pl.Expr:
-    return (
-        expr.str.replace_all("&", "&amp;", literal=True)
-        .str.replace_all("<", "&lt;", literal=True)
-        .str.replace_all(">", "&gt;", literal=True)
-        .str.replace_all('"', "&quot;", literal=True)
-        .str.replace_all("€ ", "€&nbsp;", literal=True)
-    )
+def _macro(name: str, *args) -> Markup:
+    return Markup(getattr(_PARTS.module, name)(*args))
+
+
+def text(tag: str, content: str, css: str | None = None) -> Markup:
+    """A small element with escaped text: heading(), note() and paragraph helpers build on it."""
+    template = _ENV.from_string("<{{ tag }}{% if css %} class=\"{{ css }}\"{% endif %}>{{ content }}</{{ tag }}>")
+    return Markup(template.render(tag=tag, content=content, css=css))
+
+
+def heading(content: str) -> Markup:
+    return text("h3", content)
+
+
+def note(content: str) -> Markup:
+    return text("p", content, "note")
+
+
+def none_html(content: str) -> Markup:
+    return text("p", content, "none")
+
+
+def link(href: str, content: str) -> Markup:
+    return Markup(_ENV.from_string('<a href="{{ href }}">{{ content }}</a>').render(href=href, content=content))
+
+
+def render(template: str, **context) -> Markup:
+    """Render a template string with autoescaping (for the index's own blocks)."""
+    return Markup(_ENV.from_string(template).render(**context))
+
+
+# ------------------------------------------------------------------------------------ cells
+
+
+def _escape_free(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_all("€ ", "€\u00a0", literal=True)
 
 
 def format_column(column: Column, lang: str) -> pl.Expr:
@@ -81,103 +157,170 @@ def format_column(column: Column, lang: str) -> pl.Expr:
     c = pl.col(column.name)
     match column.kind:
         case "eur":
-            text = pl_fmt_eur(c, lang)
+            shown = pl_fmt_eur(c, lang, 0 if column.decimals is None else column.decimals)
         case "pct":
-            text = pl_fmt_pct(c, lang)
+            shown = pl_fmt_pct(c, lang)
         case "num":
-            text = pl_fmt_num(c, lang, 1).str.replace(r"[,.]0$", "")
+            shown = pl_fmt_num(c, lang, 1).str.replace(r"[,.]0$", "")
         case "num2":
-            text = pl_fmt_num(c, lang, 2)
+            shown = pl_fmt_num(c, lang, 2)
         case "int":
-            text = pl_fmt_num(c, lang, 0)
+            shown = pl_fmt_num(c, lang, 0)
         case "date":
-            text = pl_fmt_date(c, lang)
+            shown = pl_fmt_date(c, lang)
         case "month":
-            text = pl_fmt_month(c, lang)
+            shown = pl_fmt_month(c, lang)
         case _:
-            text = c.cast(pl.String)
-    return text.fill_null("")
+            shown = c.cast(pl.String)
+    blank = column.blank if column.blank is not None else ""
+    return _escape_free(shown).fill_null(blank)
+
+
+def _order_value(column: Column) -> pl.Expr | None:
+    c = pl.col(column.name)
+    if column.kind in NUMERIC_KINDS:
+        return c.cast(pl.Float64).round(4).cast(pl.String).fill_null("")
+    if column.kind in ("date", "month"):
+        return c.cast(pl.Date).dt.strftime("%Y-%m-%d").fill_null("")
+    return None
+
+
+def _css(column: Column) -> str:
+    if column.kind in NUMERIC_KINDS:
+        return "num"
+    if column.name == "why":
+        return "why"
+    if column.kind in ("date", "month"):
+        return "nw"
+    return ""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Head:
+    head: str
+    help: str
+    css: str
 
 
 def table_html(frame: pl.DataFrame, columns: list[Column] | tuple[Column, ...], lang: str,
-               limit: int | None = None) -> str:
-    """An HTML table of ``columns`` of ``frame`` (the first ``limit`` rows)."""
-    shown = frame.head(limit) if limit is not None else frame
-    heads = "".join(
-        f'<th class="{"num" if c.kind in NUMERIC_KINDS else ""}">{html.escape(label(c.label, lang))}</th>'
-        for c in columns
-    )
-    if shown.is_empty():
-        return f"<table><thead><tr>{heads}</tr></thead><tbody></tbody></table>"
-    cells = []
-    for c in columns:
-        css = ("num" if c.kind in NUMERIC_KINDS else "why" if c.name == "why"
-               else "nw" if c.kind in ("date", "month") else "")
-        cells += [pl.lit(f'<td class="{css}">'), _escape(format_column(c, lang)), pl.lit("</td>")]
-    rows = shown.select(pl.concat_str([pl.lit("<tr>"), *cells, pl.lit("</tr>")]).alias("row"))["row"]
-    return f'<div class="scroll"><table><thead><tr>{heads}</tr></thead><tbody>{"".join(rows.to_list())}</tbody></table></div>'
-
-
-def none_html(text: str) -> str:
-    return f'<p class="none">{html.escape(text)}</p>'
+               limit: int | None = None, *, order_by: str | None = None, note_text: str | None = None,
+               interactive: bool = True) -> Markup:
+    """A table of ``columns`` of ``frame`` (the first ``limit`` rows, at most PAGE_ROWS): sortable,
+    searchable and paginated in the page, first sorted by ``order_by`` (a column name, descending;
+    default: the first euro column), every header with its definition on hover."""
+    columns = [c for c in columns if c.name in frame.columns]
+    limit = min(limit or PAGE_ROWS, PAGE_ROWS)
+    shown = frame.head(limit)
+    exprs = []
+    for i, c in enumerate(columns):
+        exprs.append(format_column(c, lang).alias(f"t{i}"))
+        order = _order_value(c)
+        if order is not None:
+            exprs.append(order.alias(f"o{i}"))
+    cells = shown.select(exprs) if exprs and shown.height else pl.DataFrame()
+    css = [_css(c) for c in columns]
+    orders = [f"o{i}" in cells.columns for i in range(len(columns))]
+    rows = []
+    if shown.height:
+        texts = [cells[f"t{i}"].to_list() for i in range(len(columns))]
+        order_values = [cells[f"o{i}"].to_list() if orders[i] else None for i in range(len(columns))]
+        for r in range(shown.height):
+            rows.append([(texts[i][r], order_values[i][r] if order_values[i] is not None else None, css[i])
+                         for i in range(len(columns))])
+    order_col = None
+    if order_by is not None:
+        order_col = next((i for i, c in enumerate(columns) if c.name == order_by), None)
+    if order_col is None:
+        order_col = next((i for i, c in enumerate(columns) if c.kind == "eur"), None)
+    order = json.dumps([[order_col, "desc"]] if order_col is not None else [])
+    heads = [_Head(label(c.label, lang), help_text(c.label, lang), css[i]) for i, c in enumerate(columns)]
+    t = {
+        "interactive": interactive, "order": order, "page_length": 10, "columns": heads, "rows": rows,
+        "note": note_text, "legend": [], "legend_title": "",
+    }
+    return _macro("table", t)
 
 
 def followup_html(frame: pl.DataFrame, columns, lang: str, *, empty_text: str, sheet: str,
-                  workbook: str, limit: int = TOP_N) -> str:
-    """A follow-up table: the top rows, and where the full list is; a 'geen' line when empty."""
+                  workbook: str, limit: int = PAGE_ROWS, order_by: str | None = None) -> Markup:
+    """A follow-up table (sortable, searchable, paginated) and where the full list is; a 'geen'
+    line when empty."""
     if frame.is_empty():
         return none_html(empty_text)
     total = frame.height
     if total > limit:
-        note = label("full_list_note", lang).format(n=limit, total=total, file=workbook, sheet=sheet)
+        text_ = label("full_list_note", lang).format(n=limit, total=total, file=workbook, sheet=sheet)
     else:
-        note = label("full_list_in", lang).format(file=workbook, sheet=sheet)
-    return table_html(frame, columns, lang, limit) + f'<p class="note">{html.escape(note)}</p>'
+        text_ = label("full_list_in", lang).format(total=total, file=workbook, sheet=sheet)
+    return table_html(frame, columns, lang, limit, order_by=order_by, note_text=text_)
 
 
-def figure_html(fig: go.Figure | None, div_id: str, empty_text: str) -> str:
-    """A figure block with a stable div id, or a 'geen' message when there is nothing to plot."""
+# ---------------------------------------------------------------------------------- figures
+
+
+def figure_json(fig: go.Figure) -> str:
+    """The figure as JSON that may sit inside a <script> element."""
+    data = pio.to_json(fig, validate=False, pretty=False, engine="json")
+    return data.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def figure_html(fig: go.Figure | None, div_id: str, empty_text: str) -> Markup:
+    """A figure block with a stable div id, or a 'geen' message that says why there is nothing."""
     if fig is None:
         return none_html(empty_text)
     height = fig.layout.height or 420
-    body = fig.to_html(
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=div_id,
-        default_width="100%",
-        default_height=f"{height}px",
-        config={"displaylogo": False, "responsive": True},
-    )
-    return f'<div class="figure">{body}</div>'
+    return _macro("figure", div_id, int(height), Markup(figure_json(fig)))
 
 
-def cards_html(cards: list[tuple[str, str, str, bool]]) -> str:
-    """Headline cards: (key, value, subtitle, warn)."""
-    items = "".join(
-        f'<div class="card{" warn" if warn else ""}"><div class="k">{html.escape(k)}</div>'
-        f'<div class="v">{html.escape(v)}</div><div class="s">{html.escape(s)}</div></div>'
-        for k, v, s, warn in cards
-    )
-    return f'<div class="cards">{items}</div>'
+# ----------------------------------------------------------------------------- cards, pages
 
 
-def section_html(title: str, *parts: str, section_id: str | None = None) -> str:
-    ident = f' id="{section_id}"' if section_id else ""
-    return f"<section{ident}><h2>{html.escape(title)}</h2>{''.join(parts)}</section>"
+@dataclasses.dataclass(frozen=True)
+class Card:
+    key: str
+    value: str
+    sub: str = ""
+    tone: str = ""  # "", "warn", "amber", "good"
+    help: str = ""
+    change: str = ""
+    change_tone: str = "flat"  # up (worse), down (better), flat
+
+
+def cards_html(cards: list) -> Markup:
+    """Headline cards: Card objects, or (key, value, subtitle, warn) tuples."""
+    items = [c if isinstance(c, Card) else Card(c[0], c[1], c[2], "warn" if c[3] else "") for c in cards]
+    return _macro("cards", items)
+
+
+def section_html(title: str, *parts: str, section_id: str | None = None) -> Markup:
+    return _macro("section", title, [Markup(p) for p in parts], section_id)
+
+
+def page_config(lang: str) -> str:
+    config = {
+        "plotly": {"displaylogo": False, "responsive": True, "locale": lang, "showLink": False,
+                   "showSendToCloud": False, "showEditInChartStudio": False, "showTips": False,
+                   "modeBarButtons": [MODEBAR_BUTTONS]},
+        "plotly_locale": PLOTLY_LOCALES[lang],
+        "datatables": DATATABLES_LANGUAGE[lang],
+        "failed": label("page_failed", lang),
+    }
+    return json.dumps(config, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
 
 
 def page_html(title: str, subtitle_lines: list[str], sections: list[str], lang: str, *,
-              back_link: bool = True, with_plotly: bool = True) -> str:
-    head_script = f'<script src="{PLOTLY_JS}" charset="utf-8"></script>' if with_plotly else ""
-    back = f'<p><a href="index.html">← {html.escape(label("back_to_index", lang))}</a></p>' if back_link else ""
-    subtitle = "".join(f"<p>{html.escape(line)}</p>" for line in subtitle_lines)
-    return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n{head_script}\n</head>\n<body>\n"
-        f"<header><h1>{html.escape(title)}</h1>{subtitle}{back}</header>\n"
-        f"<main>\n{''.join(sections)}\n</main>\n</body>\n</html>\n"
+              back_link: bool = True, with_plotly: bool = True, toc: list[tuple[str, str]] | None = None,
+              footer: str = "") -> str:
+    """A whole page. ``with_plotly`` False leaves the libraries out (a page without figures or
+    tables, such as an empty archive)."""
+    template = _ENV.get_template("page.html")
+    return template.render(
+        lang=lang, title=title, subtitle=subtitle_lines, back_link=back_link,
+        back_text=label("back_to_index", lang), toc=toc or [], css=Markup(CSS),
+        sections=[Markup(s) for s in sections], interactive=with_plotly,
+        libs=libs.packed() if with_plotly else {}, config=Markup(page_config(lang)),
+        loader=Markup(libs.loader()), noscript=label("noscript", lang), loading=label("loading", lang),
+        footer=footer,
     )
 
 

@@ -26,6 +26,8 @@ class Column:
     name: str
     label: str
     kind: str = "text"  # text, eur, pct, num, int, date, month
+    decimals: int | None = None  # euros: 0 in pages unless given
+    blank: str | None = None  # the text of a null cell ('' unless given, e.g. 'niet te bepalen')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,7 +216,7 @@ def period_overshoot_list(months_year: pl.DataFrame, totals: pl.DataFrame, lang:
             ).alias("why"),
         )
         .drop("_compensation")
-        .sort(["month", "excess_eur", "allocation_number"], descending=[True, True, False])
+        .sort(["excess_eur", "month", "allocation_number"], descending=[True, True, False])
     )
 
 
@@ -228,8 +230,9 @@ def underused_list(totals: pl.DataFrame, lang: str) -> pl.DataFrame:
             pl.concat_str(
                 [
                     _t(lang, "lage benutting: ", "low utilisation: "),
-                    pl_fmt_pct(pl.col("utilisation"), lang),
-                    _t(lang, " van het maximum", " of the maximum"),
+                    pl_fmt_pct(pl.coalesce(pl.col("mature_utilisation") if "mature_utilisation" in totals.columns
+                                           else pl.col("utilisation"), pl.col("utilisation")), lang).fill_null("?"),
+                    _t(lang, " van het maximum over de volwassen maanden", " of the maximum over the mature months"),
                 ]
             )
         )
@@ -378,7 +381,7 @@ def late_list(timeliness: pl.DataFrame, lang: str) -> pl.DataFrame:
             .list.join("; ")
             .alias("why")
         )
-        .sort(["month", "late_amount_eur", "provider_agb"], descending=[True, True, False])
+        .sort(["late_amount_eur", "month", "provider_agb"], descending=[True, True, False])
     )
 
 
@@ -486,3 +489,115 @@ def cumulative_by_provider(lines: pl.DataFrame) -> pl.DataFrame:
         .sort("provider_agb", "submitted_on")
         .with_columns(pl.col("net_amount_eur").cum_sum().over("provider_agb").alias("cumulative_eur"))
     )
+
+
+# ---------------------------------------------------------------- forecast history (metrics.md §14)
+
+HISTORY_KEYS = ["scope", "payer_code", "provider_agb", "municipality_code", "law", "product_category"]
+CHANGES_SCHEMA = {
+    "scope": pl.String, "payer_code": pl.String, "provider_agb": pl.String, "municipality_code": pl.String,
+    "law": pl.String, "product_category": pl.String, "projected_eur": pl.Float64, "previous_eur": pl.Float64,
+    "change_eur": pl.Float64, "limit_eur": pl.Float64, "alert": pl.String, "previous_alert": pl.String,
+    "last_year_eur": pl.Float64, "last_year_outcome_eur": pl.Float64, "forecast_as_of": pl.Date,
+    "previous_as_of": pl.Date,
+}
+
+
+def forecast_changes(history: pl.DataFrame | None, as_of: dt.date) -> pl.DataFrame:
+    """Per forecast (a budget per municipality and law, a ceiling per payer and provider) of the
+    as-of year: the projection now, at the previous month end, the change, and the projection at the
+    same point last year with that year's outcome."""
+    if history is None or history.is_empty():
+        return pl.DataFrame(schema=CHANGES_SCHEMA)
+    this_year = history.filter(pl.col("year") == as_of.year, pl.col("forecast_as_of") <= as_of)
+    if this_year.is_empty():
+        return pl.DataFrame(schema=CHANGES_SCHEMA)
+    now_t = this_year["forecast_as_of"].max()
+    earlier = this_year.filter(pl.col("forecast_as_of") < now_t)
+    prev_t = earlier["forecast_as_of"].max() if earlier.height else None
+    keys = HISTORY_KEYS
+    now = this_year.filter(pl.col("forecast_as_of") == now_t).select(
+        *keys, "projected_eur", "limit_eur", "alert", "forecast_as_of")
+    if prev_t is not None:
+        prev = this_year.filter(pl.col("forecast_as_of") == prev_t).select(
+            *keys, pl.col("projected_eur").alias("previous_eur"), pl.col("alert").alias("previous_alert"),
+            pl.lit(prev_t).alias("previous_as_of"))
+    else:
+        prev = pl.DataFrame(schema={**{k: pl.String for k in keys}, "previous_eur": pl.Float64,
+                                    "previous_alert": pl.String, "previous_as_of": pl.Date})
+    same_point = dt.date(now_t.year - 1, now_t.month, 28 if now_t.month == 2 else now_t.day)
+    last = history.filter(pl.col("year") == as_of.year - 1)
+    last = last.filter(pl.col("forecast_as_of") <= same_point)
+    if last.height:
+        last_t = last["forecast_as_of"].max()
+        last = last.filter(pl.col("forecast_as_of") == last_t).select(
+            *[k for k in keys if k != "year"], pl.col("projected_eur").alias("last_year_eur"),
+            pl.col("outcome_eur").alias("last_year_outcome_eur"))
+    else:
+        last = pl.DataFrame(schema={**{k: pl.String for k in keys}, "last_year_eur": pl.Float64,
+                                    "last_year_outcome_eur": pl.Float64})
+    joined = (now.join(prev, on=keys, how="left", nulls_equal=True, maintain_order="left")
+              .join(last, on=keys, how="left", nulls_equal=True, maintain_order="left")
+              .with_columns((pl.col("projected_eur") - pl.col("previous_eur")).alias("change_eur")))
+    return joined.select(list(CHANGES_SCHEMA)).cast(CHANGES_SCHEMA)
+
+
+def top_changes(changes: pl.DataFrame, n: int = 3) -> pl.DataFrame:
+    """The ``n`` forecasts that moved most since last month, in euros either way."""
+    return (changes.filter(pl.col("change_eur").is_not_null(), pl.col("change_eur") != 0)
+            .sort([pl.col("change_eur").abs(), "scope", "municipality_code", "payer_code", "provider_agb", "law"],
+                  descending=[True, False, False, False, False, False], nulls_last=True)
+            .head(n))
+
+
+def change_text(row: dict, lang: str) -> str:
+    """'prognose € 1.234.000, vorige maand € 1.100.000 (+€ 134.000); budget € 1.200.000'."""
+    from .i18n import fmt_eur, value_label
+
+    sign = "+" if (row["change_eur"] or 0) > 0 else ""
+    text = (f"{'prognose' if lang == 'nl' else 'forecast'} {fmt_eur(row['projected_eur'], lang, 0)}, "
+            f"{'vorige maand' if lang == 'nl' else 'last month'} {fmt_eur(row['previous_eur'], lang, 0)} "
+            f"({sign}{fmt_eur(row['change_eur'], lang, 0)})")
+    if row.get("limit_eur") is not None:
+        limit = ("budget" if row["scope"] == "budget" else ("plafond" if lang == "nl" else "ceiling"))
+        text += f"; {limit} {fmt_eur(row['limit_eur'], lang, 0)}"
+    if row.get("previous_alert") and row.get("alert") and row["alert"] != row["previous_alert"]:
+        text += f"; {'signaal' if lang == 'nl' else 'alert'}: {value_label(row['previous_alert'], lang)} → {value_label(row['alert'], lang)}"
+    return text
+
+
+def change_line(changes: pl.DataFrame, scope: str, code: str, lang: str) -> str:
+    """The month's change of a municipality's budget forecasts (all laws) or an insurer's ceiling
+    projections (all providers), for the index; '' when there is no earlier forecast."""
+    from .i18n import fmt_eur
+
+    column = "municipality_code" if scope == "budget" else "payer_code"
+    mine = changes.filter(pl.col("scope") == scope, pl.col(column) == code, pl.col("previous_eur").is_not_null())
+    if mine.is_empty():
+        return ""
+    change = mine["change_eur"].sum()
+    sign = "+" if change > 0 else ""
+    return (f"{'Prognose' if lang == 'nl' else 'Forecast'} {sign}{fmt_eur(change, lang, 0)} "
+            f"{'t.o.v. vorige maand' if lang == 'nl' else 'vs last month'}")
+
+
+def change_of(changes: pl.DataFrame, lang: str, **keys: str | None) -> tuple[str, str]:
+    """(text, tone) of the change since last month of one forecast (or the sum of those matching
+    ``keys``), for a headline card; ('', 'flat') when unknown."""
+    from .i18n import fmt_eur
+
+    mine = changes
+    for k, v in keys.items():
+        mine = mine.filter(pl.col(k).is_null() if v is None else pl.col(k) == v)
+    mine = mine.filter(pl.col("previous_eur").is_not_null())
+    if mine.is_empty():
+        return "", "flat"
+    change, previous = mine["change_eur"].sum(), mine["previous_eur"].sum()
+    sign = "+" if change > 0 else ""
+    text = (f"{'Vorige maand' if lang == 'nl' else 'Last month'} {fmt_eur(previous, lang, 0)} "
+            f"({sign}{fmt_eur(change, lang, 0)})")
+    last = mine["last_year_eur"]
+    if last.is_not_null().any():
+        text += (f"; {'vorig jaar op dit moment' if lang == 'nl' else 'last year at this point'} "
+                 f"{fmt_eur(last.sum(), lang, 0)}")
+    return text, "up" if change > 0 else "down" if change < 0 else "flat"
