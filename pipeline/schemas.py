@@ -189,6 +189,15 @@ class CakPeriods(_Base):
     end_date: dt.date = pa.Field()
 
 
+class Organisations(_Base):
+    """Names of municipalities, insurers and providers for the reports (optional; overrides the
+    public names the project ships)."""
+
+    kind: str = pa.Field(isin=["municipality", "insurer", "provider"], description="what the code names")
+    code: str = pa.Field(str_length={"min_value": 1, "max_value": 12}, description="gemeentecode, UZOVI or AGB code")
+    name: str = pa.Field(str_length={"min_value": 1, "max_value": 200}, description="the name the reports show")
+
+
 MODELS: dict[str, type[_Base]] = {
     "allocations": Allocations,
     "declarations": Declarations,
@@ -200,8 +209,9 @@ MODELS: dict[str, type[_Base]] = {
     "ceilings": Ceilings,
     "budgets": Budgets,
     "cak_periods": CakPeriods,
+    "organisations": Organisations,
 }
-REFERENCE_KINDS = ("products", "ceilings", "budgets", "cak_periods")
+REFERENCE_KINDS = ("products", "ceilings", "budgets", "cak_periods", "organisations")
 INBOX_KINDS = ("allocations", "declarations", "answers", "care_events", "zvw_declarations", "delivered_hours")
 
 # Columns that may be absent from a file (optional in inputs.md); all others are required columns.
@@ -216,6 +226,7 @@ OPTIONAL_COLUMNS: dict[str, set[str]] = {
     "ceilings": {"max_hours_per_client_month", "increase_request_deadline"},
     "budgets": {"product_category"},
     "cak_periods": set(),
+    "organisations": set(),
 }
 
 

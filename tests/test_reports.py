@@ -399,8 +399,8 @@ def test_workbook_sheets_headers_and_formula_text(reports):
     headers = {name: [c.value for c in wb[name][1]] for name in wb.sheetnames}
     assert headers["Totaaloverschrijdingen"] == [
         "Gemeente (code)", "Gemeente", "Wet", "Toewijzing", "Aanbieder (code)", "Aanbieder", "Productcategorie (code)",
-        "Productcategorie", "Product", "Max. volume totaal", "Geleverd volume", "Overschrijding volume",
-        "Overschrijding (€)", "Waarom gesignaleerd", "Status", "Eigenaar", "Notitie"]
+        "Productcategorie", "Product (code)", "Product", "Max. volume totaal", "Geleverd volume",
+        "Overschrijding volume", "Overschrijding (€)", "Waarom gesignaleerd", "Status", "Eigenaar", "Notitie"]
     # every list is an Excel table (filter buttons and banding) over exactly its rows
     for name in wb.sheetnames[1:]:
         tables = wb[name].tables
@@ -412,7 +412,7 @@ def test_workbook_sheets_headers_and_formula_text(reports):
     # names beside codes: the CBS name of 0363
     assert wb["Totaaloverschrijdingen"]["B2"].value == "Amsterdam"
     # whole volumes as whole numbers: Dutch Excel would show '#,##0.##' as "150,"
-    assert wb["Totaaloverschrijdingen"]["J2"].number_format == "#,##0"
+    assert wb["Totaaloverschrijdingen"]["K2"].number_format == "#,##0"
     assert "Signaal" in headers["Plafondsignalen"] and "Ophoging aanvragen vóór" in headers["Plafondsignalen"]
     assert "Reden onderbenutting" in headers["Onderbenutte toewijzingen"]
     sheet = wb["Totaaloverschrijdingen"]

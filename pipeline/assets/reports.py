@@ -14,7 +14,8 @@ from pipeline.settings import MetricSettings
 @dg.asset(
     key=["reports", "reports"],
     group_name="reports",
-    deps=[dg.AssetKey(["marts", n]) for n in [*sql_names("marts"), "forecast_history"]],
+    deps=[dg.AssetKey(["marts", n]) for n in [*sql_names("marts"), "forecast_history"]]
+    + [dg.AssetKey(["staging", n]) for n in ("organisations", "products") if n in sql_names("staging")],
     kinds={"plotly", "html", "excel"},
 )
 def reports(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: MetricSettings) -> dg.MaterializeResult:

@@ -180,6 +180,8 @@ class ReportData:
     organisations: pl.DataFrame = dataclasses.field(
         default_factory=lambda: pl.DataFrame(schema={"kind": S, "code": S, "name": S}))
     forecast_history: pl.DataFrame | None = None  # None: the mart does not exist (yet)
+    signals: pl.DataFrame | None = None  # §15 per municipality, provider, signal: lines, amount_eur (12 months)
+    stop_messages: pl.DataFrame | None = None  # §15 per provider, municipality, month
     refused_detail: pl.DataFrame | None = None  # source_file, reason_code, message
 
     def __getitem__(self, table: str) -> pl.DataFrame:
@@ -354,6 +356,13 @@ def read_report_data(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> ReportD
     if _table_exists(conn, "staging", "organisations"):
         organisations = fetch(conn, "select kind, code, name from staging.organisations order by kind, code",
                               params).cast({"kind": S, "code": S, "name": S})
+    if _table_exists(conn, "staging", "products") and {"product_code", "description"} <= _columns(conn, "staging", "products"):
+        # a product's name: its description in the products reference table (the latest version)
+        products = fetch(conn, "select 'product' as kind, product_code as code, "
+                               "arg_max(description, valid_from) as name from staging.products "
+                               "where description is not null group by product_code order by product_code",
+                         params).cast({"kind": S, "code": S, "name": S})
+        organisations = pl.concat([organisations, products])
     history = None
     if _table_exists(conn, "marts", "forecast_history"):
         present = _columns(conn, "marts", "forecast_history")
@@ -362,6 +371,24 @@ def read_report_data(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> ReportD
         history = _conform(fetch(
             conn, f"select {select} from marts.forecast_history where year >= $year - 1 and forecast_as_of <= $as_of "
                   "and (scope = 'ceiling' or product_category is null)", params), FORECAST_HISTORY_COLUMNS)
+    signals = stops = None
+    if _table_exists(conn, "marts", "declaration_signals") and {"signal", "amount_eur", "provider_agb",
+                                                                "municipality_code", "month"} <= _columns(conn, "marts", "declaration_signals"):
+        signals = fetch(conn, "select municipality_code, provider_agb, signal, count(*) as lines, "
+                              "cast(sum(amount_eur) as double) as amount_eur from marts.declaration_signals "
+                              "where month >= $first_month and month <= $as_of group by all order by all", params
+                        ).cast({"municipality_code": S, "provider_agb": S, "signal": S, "lines": I, "amount_eur": F})
+    if _table_exists(conn, "marts", "stop_messages") and {"stops", "late_stops", "provider_agb", "municipality_code",
+                                                          "month"} <= _columns(conn, "marts", "stop_messages"):
+        present = _columns(conn, "marts", "stop_messages")
+        open_after = "allocations_open_after_stop" if "allocations_open_after_stop" in present else "null"
+        median = "median_delay_days" if "median_delay_days" in present else "null"
+        stops = fetch(conn, f"select provider_agb, municipality_code, month, stops, late_stops, "
+                            f"cast({median} as double) as median_delay_days, cast({open_after} as bigint) as "
+                            "allocations_open_after_stop from marts.stop_messages "
+                            "where month >= $first_month and month <= $as_of order by all", params
+                      ).cast({"provider_agb": S, "municipality_code": S, "month": D, "stops": I, "late_stops": I,
+                              "median_delay_days": F, "allocations_open_after_stop": I})
     refused_detail = None
     if _table_exists(conn, "raw", "manifest") and {"status", "message"} <= _columns(conn, "raw", "manifest"):
         code = ("(select min(q.reason_code) from raw.quarantine q where q.source_file = m.source_file "
@@ -373,6 +400,8 @@ def read_report_data(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> ReportD
     return ReportData(
         organisations=organisations,
         forecast_history=history,
+        signals=signals,
+        stop_messages=stops,
         refused_detail=refused_detail,
         as_of=as_of,
         marts=frames,

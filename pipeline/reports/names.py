@@ -96,6 +96,8 @@ NAMED_COLUMNS: dict[str, str] = {
     "payer_code": "payer",  # a municipality or an insurer: both are tried
     "insurer_code": "insurer",
     "product_category": "product_category",
+    "product_code": "product",
+    "suggested_product_code": "product",
     "return_code": "return_code",
     "unit": "unit",
 }

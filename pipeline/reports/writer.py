@@ -31,7 +31,8 @@ from .html import (
     table_html,
     write_page,
 )
-from .i18n import fmt_date, fmt_eur, fmt_month, fmt_num, fmt_pct, help_text, label, pl_fmt_num, pl_value_label, reason_text
+from .i18n import (fmt_date, fmt_eur, fmt_month, fmt_num, fmt_pct, help_text, label, pl_fmt_num, pl_value_label,
+                   reason_text, value_label)
 from .names import Names, with_names
 from .tables import Column as C
 from .tables import FollowUpList
@@ -48,7 +49,7 @@ SHEETS = {
 
 ALLOCATION_COLUMNS = (
     C("municipality_code_name", "municipality"), C("law", "law"), C("allocation_number", "allocation_number"),
-    C("provider_agb_name", "provider"), C("product_category_name", "product_category"), C("product_code", "product_code"),
+    C("provider_agb_name", "provider"), C("product_category_name", "product_category"), C("product_code_name", "product_code"),
 )
 LIST_COLUMNS: dict[str, tuple[C, ...]] = {
     "real_overshoots": (*ALLOCATION_COLUMNS, C("total_max_volume", "total_max_volume", "num"),
@@ -58,7 +59,7 @@ LIST_COLUMNS: dict[str, tuple[C, ...]] = {
                           C("delivered_volume", "delivered_volume", "num"), C("excess_volume", "excess_volume", "num"),
                           C("excess_eur", "excess_eur", "eur"), C("why", "why")),
     "underused": (*ALLOCATION_COLUMNS, C("shown_utilisation", "utilisation", "pct"), C("reason_label", "underuse_reason"),
-                  C("suggested_product_code", "suggested_product_code", blank="–"), C("committed_eur", "committed_eur", "eur"),
+                  C("suggested_product_code_name", "suggested_product_code", blank="–"), C("committed_eur", "committed_eur", "eur"),
                   C("why", "why")),
     "budget_alerts": (C("municipality_code_name", "municipality"), C("law", "law"), C("product_category_name", "product_category"),
                       C("year", "year"), C("budget_eur", "budget", "eur"), C("forecast_eur", "forecast", "eur"),
@@ -147,7 +148,63 @@ def _named(data: ReportData, names: Names) -> ReportData:
         f.name: with_names(getattr(data.allocations, f.name), names)
         for f in dataclasses.fields(data.allocations)})
     realisation = with_names(data.realisation, names)
-    return dataclasses.replace(data, marts=marts, allocations=allocations, realisation=realisation)
+    optional = {k: with_names(getattr(data, k), names) for k in ("signals", "stop_messages")
+                if getattr(data, k) is not None}
+    return dataclasses.replace(data, marts=marts, allocations=allocations, realisation=realisation, **optional)
+
+
+SIGNALS = ("after_stop", "outside_allocation", "no_allocation", "duplicate_period")
+
+
+def rechtmatigheid_part(ctx: _Context, municipality: str | None) -> list[str]:
+    """Lawfulness signals (metrics.md §15): euros per provider and signal, and the stop messages."""
+    lang = ctx.lang
+    if ctx.data.signals is None and ctx.data.stop_messages is None:
+        return [none_html(_none(lang, "Niet te bepalen: de signalen (marts.declaration_signals, marts.stop_messages) "
+                                      "zijn nog niet berekend.",
+                                "Not determinable: the signals (marts.declaration_signals, marts.stop_messages) have "
+                                "not been computed yet."))]
+    parts: list[str] = []
+    signals = _filter(ctx.data.signals, "municipality_code", municipality) if ctx.data.signals is not None else None
+    if signals is not None and not signals.is_empty():
+        per = (signals.group_by("provider_agb", "provider_agb_name", "signal").agg(pl.col("amount_eur").sum())
+               .pivot(on="signal", index=["provider_agb", "provider_agb_name"], values="amount_eur"))
+        for sig in SIGNALS:
+            if sig not in per.columns:
+                per = per.with_columns(pl.lit(None, dtype=pl.Float64).alias(sig))
+        per = per.with_columns(pl.sum_horizontal(*SIGNALS).alias("total_eur")).sort(
+            ["total_eur", "provider_agb"], descending=[True, False])
+        totals = signals.group_by("signal").agg(pl.col("lines").sum(), pl.col("amount_eur").sum())
+        cards = []
+        for sig in SIGNALS:
+            row = totals.filter(pl.col("signal") == sig)
+            eur = row["amount_eur"].sum() if row.height else 0.0
+            n = row["lines"].sum() if row.height else 0
+            cards.append(Card(value_label(sig, lang), fmt_eur(eur, lang, 0), f"{fmt_num(n, lang)} {_none(lang, 'regels', 'lines')}",
+                              "warn" if eur > 0 else "good", help_text(f"signal_{sig}", lang)))
+        parts += [cards_html(cards), table_html(per, (C("provider_agb_name", "provider"),
+                                                      *(C(sig, f"signal_{sig}", "eur", blank="–") for sig in SIGNALS),
+                                                      C("total_eur", "total", "eur")), lang, order_by="total_eur"),
+                  note(_none(lang, "Goedgekeurde of nog openstaande regels van de afgelopen twaalf maanden, in euro's per "
+                                   "aanbieder. Een regel kan onder meer dan één signaal vallen.",
+                             "Approved or pending lines of the last twelve months, in euros per provider. A line can "
+                             "fall under more than one signal."))]
+    elif signals is not None:
+        parts.append(none_html(_none(lang, "Geen signalen: geen regels na een stop, buiten of zonder toewijzing, of dubbel.",
+                                     "No signals: no lines after a stop, outside or without an allocation, or double.")))
+    stops = _filter(ctx.data.stop_messages, "municipality_code", municipality) if ctx.data.stop_messages is not None else None
+    if stops is not None and not stops.is_empty():
+        per = (stops.group_by("provider_agb", "provider_agb_name")
+               .agg(pl.col("stops").sum(), pl.col("late_stops").sum(), pl.col("median_delay_days").median(),
+                    pl.col("allocations_open_after_stop").sum())
+               .with_columns((pl.col("late_stops") / pl.col("stops")).alias("late_share"))
+               .sort(["late_stops", "provider_agb"], descending=[True, False]))
+        parts += [heading(_none(lang, "Stopberichten", "Stop messages")),
+                  table_html(per, (C("provider_agb_name", "provider"), C("stops", "stops", "int"),
+                                   C("late_stops", "late_stops", "int"), C("late_share", "late_share", "pct"),
+                                   C("median_delay_days", "median_delay_days", "num"),
+                                   C("allocations_open_after_stop", "open_after_stop", "int")), lang, order_by="late_stops")]
+    return parts
 
 
 def write_reports(conn: duckdb.DuckDBPyConnection, out_dir: Path, *, as_of: dt.date,
@@ -510,6 +567,7 @@ def maandrapportage(ctx: _Context, municipality: str | None, title: str) -> str:
          ceiling_part),
         ("onderbenutting", _none(lang, "Onderbenutting", "Under-use"), underuse_part),
         ("tijdigheid", _none(lang, "Tijdigheid en afwijzingen", "Timeliness and rejections"), timeliness_part),
+        ("rechtmatigheid", _none(lang, "Rechtmatigheid", "Lawfulness"), rechtmatigheid_part(ctx, municipality)),
         ("opvolging", label("followup", lang) + ": " + _none(lang, "budgetsignalen", "budget alerts"), [budget_part]),
     ]
     sections = [section_html(t, *ps, section_id=i) for i, t, ps in parts]
@@ -652,7 +710,7 @@ def _backtest_part(history: pl.DataFrame | None, year: int, lang: str) -> str:
 
 
 RF_COLUMNS = (
-    C("product_code", "product_code"), C("allocations", "allocations", "int"),
+    C("product_code_name", "product_code"), C("allocations", "allocations", "int"),
     C("indicated_hours", "indicated_hours", "num"), C("realised_hours", "realised_hours", "num"),
     C("implied_rekenfactor", "implied_rf", "num2"), C("contract_rekenfactor", "contract_rf", "num2"),
     C("unused_share", "unused_share", "pct"), C("budget_effect_eur", "budget_effect", "eur"),
@@ -667,21 +725,33 @@ def rekenfactor_page(ctx: _Context) -> str:
     shares = F.band_shares(band)
     overall_class = band.group_by("band_class").len()
     total = band.height
-    cards = [(label("allocations", lang), fmt_num(total, lang), label("band_position", lang), False)]
+    band_help = _none(lang, "Onder band: minder uren per week dan de ondergrens van het product; laag, midden, hoog: "
+                            "het onderste, middelste en bovenste derde van de band; boven band: meer dan de bovengrens.",
+                      "Below band: fewer hours a week than the product's lower bound; low, mid, high: the lower, "
+                      "middle and upper third of the band; above band: more than the upper bound.")
+    cards = [Card(_none(lang, "Toewijzingen met een band", "Allocations with a band"), fmt_num(total, lang),
+                  _none(lang, "met minstens 4 weken in volwassen maanden", "with at least 4 weeks in mature months"),
+                  "", band_help)]
     for cls in F.BAND_CLASSES:
         n = overall_class.filter(pl.col("band_class") == cls)["len"].sum()
-        cards.append((label(f"band_{cls}", lang), fmt_pct(n / total, lang) if total else "–", fmt_num(n, lang), False))
+        cards.append(Card(label(f"band_{cls}", lang), fmt_pct(n / total, lang) if total else label("not_determinable", lang),
+                          f"{fmt_num(n, lang)} {_none(lang, 'toewijzingen', 'allocations')}"))
     indicated, realised = effects["indicated_hours"].sum(), effects["realised_hours"].sum()
     if indicated:
-        cards.append((label("implied_rf", lang), fmt_num(realised / indicated, lang, 2),
-                      f"{label('unused_share', lang)} {fmt_pct(1 - realised / indicated, lang)}", False))
-    cards.append((label("budget_effect", lang), fmt_eur(effects["budget_effect_eur"].sum(), lang, 0),
-                  _none(lang, "bij impliciete rekenfactor", "at the implied rekenfactor"), False))
+        cards.append(Card(label("implied_rf", lang), fmt_num(realised / indicated, lang, 2),
+                          f"{label('unused_share', lang)} {fmt_pct(1 - realised / indicated, lang)}; "
+                          f"{fmt_num(effects['allocations'].sum(), lang)} {_none(lang, 'toewijzingen (ook in uren, zonder band)', 'allocations (also in hours, without a band)')}",
+                          "", help_text("implied_rf", lang)))
+    cards.append(Card(label("budget_effect", lang), fmt_eur(effects["budget_effect_eur"].sum(), lang, 0),
+                      _none(lang, "per jaar bij de impliciete rekenfactor; de regelaar hieronder rekent andere "
+                                  "rekenfactoren door in de grafiek", "a year at the implied rekenfactor; the slider "
+                                  "below tries other rekenfactors in the chart"), "", help_text("budget_effect", lang)))
     headline = cards_html(cards) + (
-        table_html(effects, RF_COLUMNS, lang) if not effects.is_empty()
+        table_html(effects, RF_COLUMNS, lang, order_by="budget_effect_eur") if not effects.is_empty()
         else none_html(_none(lang, "Geen rekenfactorgegevens.", "No rekenfactor figures.")))
 
     share_table = shares.pivot(on="band_class", index="product_code", values="share").sort("product_code")
+    share_table = ctx.names.add(share_table, "product", "product_code")
     share_table = share_table.with_columns(
         pl.lit(None, dtype=pl.Float64).alias(c) for c in F.BAND_CLASSES if c not in share_table.columns)
     band_part = [
@@ -689,7 +759,7 @@ def rekenfactor_page(ctx: _Context) -> str:
                     _none(lang, "Geen toewijzingen met een band.", "No allocations with a band.")),
         figure_html(F.fig_band_classes(shares, lang), "rekenfactor-bandklassen",
                     _none(lang, "Geen toewijzingen met een band.", "No allocations with a band.")),
-        table_html(share_table, (C("product_code", "product_code"),
+        table_html(share_table, (C("product_code_name", "product_code"),
                                  *(C(c, f"band_{c}", "pct") for c in F.BAND_CLASSES)), lang)
         if not share_table.is_empty() else "",
     ]
