@@ -540,3 +540,114 @@ def test_staging_carries_sent_on(as_of):
     ])
     assert conn.execute("select allocation_number, sent_on from staging.care_events order by 1").fetchall() == [
         ("77", D(2026, 3, 20)), ("78", None)]
+
+
+# ---------------------------------------------------------------------------------------------
+# the demo: the signals find what the generator planted (summary.json's truth) and nothing else
+# ---------------------------------------------------------------------------------------------
+
+DEMO_AS_OF = "2026-10-31"
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """The scale-1 demo region, loaded and run up to the two marts once for this module."""
+    from conftest import materialize
+    from pipeline import demo
+
+    root = tmp_path_factory.mktemp("demo_signals") / "data"
+    summary = demo.generate(root, seed=42, scale=1, as_of=D.fromisoformat(DEMO_AS_OF))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ZORG_DATA_DIR", str(root))
+    mp.setenv("ZORG_REPORTS_DIR", str(root.parent / "reports"))
+    try:
+        result = materialize(root, "key:raw/* or key:staging/* or key:marts/declaration_signals "
+                                   "or key:marts/stop_messages", as_of=DEMO_AS_OF)
+    finally:
+        mp.undo()
+    assert result.success
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.asset_key.path[0] == "marts":
+            assert evaluation.passed, evaluation.check_name
+    conn = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    yield summary["truth"], conn
+    conn.close()
+
+
+def test_demo_after_stop_lines_are_exactly_the_planted_ones(demo_run):
+    truth, conn = demo_run
+    planted = {(r["provider_agb"], r["law"], r["reference_number"]): r
+               for r in truth["declared_after_stop"]["lines"]}
+    found = {(r["provider_agb"], r["law"], r["reference_number"]): r
+             for r in rows(conn, "select * from marts.declaration_signals where signal = 'after_stop'")}
+    assert planted and set(found) == set(planted)
+    for key, line_ in found.items():
+        assert float(line_["amount_eur"]) == pytest.approx(planted[key]["amount_eur"])
+        assert (line_["allocation_number"], line_["status"]) == (
+            planted[key]["allocation_number"], planted[key]["status"])
+    per_muni = {r["municipality_code"]: (r["lines"], r["amount_eur"])
+                for r in truth["declared_after_stop"]["per_municipality"]}
+    found_muni = {m: (n, float(eur)) for m, n, eur in conn.execute(
+        "select municipality_code, count(*), sum(amount_eur) from marts.declaration_signals "
+        "where signal = 'after_stop' group by all").fetchall()}
+    assert found_muni.keys() == per_muni.keys()
+    for muni, (n, eur) in per_muni.items():
+        assert found_muni[muni][0] == n and found_muni[muni][1] == pytest.approx(eur)
+
+
+def test_demo_plants_no_other_signal_than_unknown_allocations_not_yet_rejected(demo_run):
+    _, conn = demo_run
+    # the generator plants no line outside its allocation and no period declared twice
+    assert conn.execute("select signal, count(*) from marts.declaration_signals "
+                        "where signal in ('outside_allocation', 'duplicate_period') group by all").fetchall() == []
+    # its lines on an unknown allocation ('9' + the number, rejected with 9338 when answered): every
+    # one declared by as_of is rejected by then or still pending and a no_allocation signal
+    signal_refs = set(conn.execute("select provider_agb, law, reference_number from marts.declaration_signals "
+                                   "where signal = 'no_allocation'").fetchall())
+    planted = conn.execute(f"""
+        select provider_agb, law, reference_number, rejected_on <= date '{DEMO_AS_OF}' as rejected,
+               return_codes
+        from staging.declaration_lines
+        where allocation_number like '9_______' and declared_on <= date '{DEMO_AS_OF}'
+            and debit_credit = 'D'""").fetchall()
+    pending = {(agb, law, ref) for agb, law, ref, rejected, _ in planted if not rejected}
+    assert signal_refs and signal_refs == pending
+    assert {codes for *_, rejected, codes in planted if rejected} == {"9338"}
+
+
+def test_demo_stop_messages_match_the_planted_stops(demo_run):
+    truth, conn = demo_run
+    found = {r["municipality_code"]: r for r in rows(conn, """
+        select municipality_code, sum(stops) as stops, sum(late_stops) as late_stops,
+               sum(stops_not_determinable) as not_determinable, sum(temporary_stops) as temporary_stops,
+               sum(stops_for_good) as stops_for_good,
+               sum(allocations_open_after_stop) as allocations_open_after_stop
+        from marts.stop_messages group by all""")}
+    planted = {r["municipality_code"]: r for r in truth["stop_messages"]["per_municipality"]}
+    open_planted: dict[str, int] = {}
+    for r in truth["open_after_stop"]["per_municipality"]:
+        open_planted[r["municipality_code"]] = open_planted.get(r["municipality_code"], 0) + r["len"]
+    assert found.keys() == planted.keys()
+    for muni, p in planted.items():
+        f = found[muni]
+        # deleted stops (status 3) no longer count; every demo stop carries its Dagtekening
+        assert (f["stops"], f["temporary_stops"], f["stops_for_good"], f["late_stops"], f["not_determinable"]) == (
+            p["final_stops"] + p["temporary_stops"], p["temporary_stops"], p["final_stops"],
+            p["late_stop_messages"], 0), muni
+        assert f["allocations_open_after_stop"] == open_planted.get(muni, 0), muni
+    # at the mart's grain: late stops and open allocations per provider × municipality × month
+    def per_cell(records, day_column):
+        cells: dict[tuple, int] = {}
+        for r in records:
+            key = (r["provider_agb"], r["municipality_code"], r[day_column][:7])
+            cells[key] = cells.get(key, 0) + 1
+        return cells
+
+    late = {(a, m, str(month)[:7]): n for a, m, month, n in conn.execute(
+        "select provider_agb, municipality_code, month, late_stops from marts.stop_messages "
+        "where late_stops > 0").fetchall()}
+    assert late == per_cell(truth["stop_messages"]["late"], "end_date")
+    open_ = {(a, m, str(month)[:7]): n for a, m, month, n in conn.execute(
+        "select provider_agb, municipality_code, month, allocations_open_after_stop from marts.stop_messages "
+        "where allocations_open_after_stop > 0").fetchall()}
+    assert open_ == per_cell(truth["open_after_stop"]["allocations"], "stop_date")
