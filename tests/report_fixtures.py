@@ -305,4 +305,57 @@ _STATEMENTS = [
     select cast(d as date) as declared_on, '{CLIENT_ID}' as client_id
     from range(date '2026-01-05', date '2026-11-20', interval 9 day) r(d)
     """,
+    # ------------------------------------------------------------------ names (inputs.md organisations)
+    """
+    create or replace table staging.organisations as
+    select * from (values
+      ('insurer', '3311', 'Zorgverzekeraar Noord'), ('insurer', '7029', 'Zorgverzekeraar Zuid'),
+      ('provider', '12345678', 'Thuiszorg De Linde'), ('provider', '87654321', 'Begeleiding Aan Zee'),
+      ('municipality', '0599', 'Rotterdam (eigen naam)')
+    ) t(kind, code, name)
+    """,
+    # ------------------------------------------------------------------ metrics.md §15
+    """
+    create or replace table marts.declaration_signals as
+    select * from (values
+      ('0363', 'wmo', '12345678', 'W1001', 'R1', date '2026-09-01', 'after_stop', 450.0, 'na stop op 10-08-2026'),
+      ('0363', 'wmo', '12345678', 'W1001', 'R2', date '2026-10-01', 'after_stop', 300.0, ''),
+      ('0363', 'wmo', '87654321', 'W1002', 'R3', date '2026-08-01', 'duplicate_period', 120.0, ''),
+      ('0599', 'wmo', '55556666', 'R3001', 'R4', date '2026-07-01', 'no_allocation', 80.0, '')
+    ) t(municipality_code, law, provider_agb, allocation_number, reference_number, month, signal, amount_eur, detail)
+    """,
+    """
+    create or replace table marts.stop_messages as
+    select * from (values
+      ('12345678', '0363', date '2026-08-01', 4, 2, 6.5, 1),
+      ('87654321', '0363', date '2026-09-01', 3, 0, 2.0, 0),
+      ('55556666', '0599', date '2026-09-01', 2, 1, 9.0, 0)
+    ) t(provider_agb, municipality_code, month, stops, late_stops, median_delay_days, allocations_open_after_stop)
+    """,
+    # ------------------------------------------------------------------ metrics.md §14
+    """
+    create or replace table marts.forecast_history as
+    with t(forecast_as_of) as (values (date '2026-08-31'), (date '2026-09-30'), (date '2026-10-31')),
+    budget(municipality_code, law, base) as (values ('0363', 'wmo', 90000.0), ('0363', 'jeugd', 60000.0),
+                                                  ('0599', 'wmo', 50000.0), ('0599', 'jeugd', 40000.0)),
+    ceiling(payer_code, provider_agb, base) as (values ('3311', '40001111', 100000.0), ('3311', '40002222', 150000.0),
+                                                     ('7029', '40005555', 50000.0))
+    select 'budget' as scope, cast(null as varchar) as payer_code, cast(null as varchar) as provider_agb,
+           municipality_code, law, cast(null as varchar) as product_category, 2026 as year, forecast_as_of,
+           12 - month(forecast_as_of) as months_before_year_end,
+           base + case when municipality_code = '0363' and law = 'wmo' then 25000.0 else 1000.0 end
+                  * (month(forecast_as_of) - 8) as projected_eur,
+           100000.0 as limit_eur, 'ok' as alert, cast(null as double) as outcome_eur,
+           cast(null as double) as error_eur, cast(null as double) as abs_pct_error
+    from budget cross join t
+    union all
+    select 'ceiling', payer_code, provider_agb, null, null, null, 2026, forecast_as_of,
+           12 - month(forecast_as_of), base + 4000.0 * (month(forecast_as_of) - 8), 120000.0,
+           case when provider_agb = '40002222' then 'projected_over' else 'ok' end, null, null, null
+    from ceiling cross join t
+    union all
+    select 'ceiling', payer_code, provider_agb, null, null, null, 2025, cast(forecast_as_of - interval 1 year as date),
+           12 - month(forecast_as_of), base, 120000.0, 'ok', base * 1.05, base - base * 1.05, 0.05 / 1.05
+    from ceiling cross join t
+    """,
 ]

@@ -504,3 +504,50 @@ def test_a_failing_workbook_writer_fails_the_reports(tmp_path):
         with workbook_in_background(tmp_path / "lists.xlsx", [], lang="xx") as wait:
             wait()  # an unknown language: the writer has no number formats for it
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------- names, change, lawfulness, index
+
+
+def test_names_come_from_the_organisations_table_then_the_public_lists_then_the_code(reports):
+    page = (reports / "plafondmonitor_3311.html").read_text(encoding="utf-8")
+    assert "<title>Plafondmonitor Zorgverzekeraar Noord (3311)</title>" in page
+    region = (reports / "maandrapportage_regio.html").read_text(encoding="utf-8")
+    assert "Thuiszorg De Linde (12345678)" in region  # the user's table
+    assert "Amsterdam (0363)" in region  # CBS's public list
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    assert "Rotterdam (eigen naam) (0599)" in index  # the user's table overrides the public name
+    assert "33334444" in region  # a provider without a name is shown by its code
+
+
+def test_headline_figures_show_the_change_since_last_month(reports):
+    page = (reports / "maandrapportage_0363.html").read_text(encoding="utf-8")
+    # wmo 0363: 90,000 + 25,000 a month: 165,000 at 30 September, 140,000 in October... (+25,000)
+    assert "Vorige maand € 115.000 (+€ 25.000)" in page
+
+
+def test_index_names_the_three_largest_changes_with_links(reports):
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    section = index[index.index('id="veranderingen"'):index.index('id="rapportages"')]
+    items = re.findall(r'<li><a href="([^"]+)">([^<]+)</a>: ([^<]+)</li>', section)
+    assert len(items) == 3
+    # 0363 wmo moved 25,000; then the two ceilings and budgets that moved 4,000 (ceilings first by scope order)
+    assert items[0][0] == "maandrapportage_0363.html#kerncijfers" and "Amsterdam (0363), wmo" == items[0][1]
+    assert "vorige maand € 115.000 (+€ 25.000)" in items[0][2]
+    assert all(href.split("#")[0] in {p.name for p in reports.iterdir()} for href, _, _ in items)
+    # traffic lights with their thresholds stated
+    assert 'class="light red"' in index and "uitputting &gt; 100%" in index
+
+
+def test_lawfulness_section_in_euros_per_provider(reports):
+    page = (reports / "maandrapportage_0363.html").read_text(encoding="utf-8")
+    part = page[page.index('id="rechtmatigheid"'):]
+    assert "Na stop" in part and "€\u00a0750" in part  # 450 + 300 after the stop
+    assert "Te late stopberichten" in part
+
+
+def test_backtest_of_last_year_on_the_insurer_page(reports):
+    page = (reports / "plafondmonitor_3311.html").read_text(encoding="utf-8")
+    part = page[page.index('id="prognose"'):page.index('id="opvolging"')]
+    assert "Terugblik: prognose tegen uitkomst 2025" in part
+    assert "4,8%" in part  # |250,000 - 262,500| / 262,500

@@ -194,6 +194,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "total": ("Totaal", "Total"),
     "stops": ("Stops", "Stops"),
     "late_stops": ("Te late stopberichten", "Late stop messages"),
+    "median_delay_days": ("Mediane vertraging (werkdagen)", "Median delay (working days)"),
     "open_after_stop": ("Toewijzingen open na stop", "Allocations open after stop"),
 }
 
