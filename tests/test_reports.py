@@ -128,13 +128,13 @@ def test_overshoot_lists_say_why():
     totals = T.enrich_totals(_totals(), _months(), AS_OF)
     real = T.real_overshoot_list(totals, "nl")
     assert real["allocation_number"].to_list() == ["B"]
-    assert real["why"][0] == "totaaloverschrijding: geleverd 51 > max 45"
-    assert T.real_overshoot_list(totals, "en")["why"][0] == "total overshoot: delivered 51 > max 45"
+    assert real["why"][0] == "totaaloverschrijding: gevraagd 51 > max 45"
+    assert T.real_overshoot_list(totals, "en")["why"][0] == "total overshoot: requested 51 > max 45"
     period = T.period_overshoot_list(T.months_in_year(_months(), AS_OF), totals, "nl")
     why = dict(zip(period["month"].to_list(), period["why"].to_list()))
-    assert why[dt.date(2026, 1, 1)].startswith("periode-overschrijding: geleverd ")
+    assert why[dt.date(2026, 1, 1)].startswith("periode-overschrijding: gevraagd ")
     a_jan = period.filter(pl.col("allocation_number") == "A")["why"][0]
-    assert a_jan == "periode-overschrijding: geleverd 20 > max 15; gecompenseerd binnen het jaar"
+    assert a_jan == "periode-overschrijding: gevraagd 20 > max 15; gecompenseerd binnen het jaar"
 
 
 def test_underused_reasons_and_suggestion():
@@ -342,7 +342,7 @@ def test_pages_carry_their_libraries_and_show_headline_first(reports):
     assert 'id="lib-plotly"' in page and 'id="lib-datatables"' in page
     assert page.index("Kerncijfers") < page.index('class="plotly-graph-div"') < page.index("Echte totaaloverschrijdingen</h3>")
     assert "€\u00a060.000" in page and "108,0%" in page
-    assert "totaaloverschrijding: geleverd 180 &gt; max 150" in page
+    assert "totaaloverschrijding: gevraagd 180 &gt; max 150" in page
     assert 'id="maand-0363-cumulatief"' in page
     # names, not codes: the municipality's CBS name in the title
     assert "<title>Maandrapportage Amsterdam (0363)</title>" in page
@@ -399,7 +399,7 @@ def test_workbook_sheets_headers_and_formula_text(reports):
     headers = {name: [c.value for c in wb[name][1]] for name in wb.sheetnames}
     assert headers["Totaaloverschrijdingen"] == [
         "Gemeente (code)", "Gemeente", "Wet", "Toewijzing", "Aanbieder (code)", "Aanbieder", "Productcategorie (code)",
-        "Productcategorie", "Product (code)", "Product", "Max. volume totaal", "Geleverd volume",
+        "Productcategorie", "Product (code)", "Product", "Max. volume totaal", "Gevraagd volume", "Geleverd volume",
         "Overschrijding volume", "Overschrijding (€)", "Waarom gesignaleerd", "Status", "Eigenaar", "Notitie"]
     # every list is an Excel table (filter buttons and banding) over exactly its rows
     for name in wb.sheetnames[1:]:
@@ -447,7 +447,7 @@ def test_english_setting(tmp_path):
     page = (tmp_path / "maandrapportage_0363.html").read_text(encoding="utf-8")
     assert "Monthly report" in page and "As of: 2026-10-31" in page
     assert "€\u00a060,000" in page and "108.0%" in page
-    assert "total overshoot: delivered 180 &gt; max 150" in page
+    assert "total overshoot: requested 180 &gt; max 150" in page
     wb = openpyxl.load_workbook(tmp_path / "opvolglijsten.xlsx")
     assert "Total overshoots" in wb.sheetnames
 

@@ -432,13 +432,11 @@ TOTALS_TABLE = "reports_allocation_totals"  # a temporary table, dropped once re
 # exact decimals.
 IN_KEY_ORDER = "order by municipality_code, law, allocation_number"
 
-# The euros of one allocation month above its maximum, pro rata (tables._period_excess_eur).
-PERIOD_EXCESS_EUR = """
-    case when delivered_volume > 0
-         then approved_amount_eur
-              * (case when delivered_volume - max_volume < 0 then 0.0 else delivered_volume - max_volume end)
-              / delivered_volume
-         else 0.0 end"""
+# The volume of one allocation month above its maximum (tables._period_excess_volume); its euros are
+# that volume at the allocation's price per approved unit.
+PERIOD_EXCESS_VOLUME = """
+    case when coalesce(requested_volume, delivered_volume) - max_volume < 0 then 0.0
+         else coalesce(requested_volume, delivered_volume) - max_volume end"""
 
 # The allocations active in the as-of year with the figures of their months (tables.enrich_totals),
 # those that some figure or list uses: overshooting, under-used, with peak months, or with a period
@@ -453,7 +451,7 @@ with months as (
            arg_max_null(product_code, month) as last_product,
            coalesce(sum(approved_amount_eur), 0) as approved_amount_eur,
            fsum(delivered_volume) as delivered_volume,
-           coalesce(fsum({period_excess}) filter (where period_overshoot), 0.0) as period_excess_eur,
+           coalesce(fsum({period_excess}) filter (where period_overshoot), 0.0) as period_excess_volume,
            bool_or(year(month) = $year) as active,
            bool_or(period_overshoot and year(month) = $year and month <= $as_of) as period_in_year
     from {allocation_months}
@@ -466,26 +464,31 @@ enriched as (
            coalesce(t.product_code, m.last_product) as product_code,
            t.total_max_volume, t.delivered_volume, t.utilisation, t.total_overshoot, t.peak_months,
            t.compensated_peak_months, t.underused, t.underuse_reason, t.suggested_product_code,
-           t.committed_eur, m.period_excess_eur, m.period_in_year, t.mature_utilisation, t.requested_volume,
+           t.committed_eur, m.period_excess_volume, m.period_in_year, t.mature_utilisation, t.requested_volume,
            case when m.delivered_volume > 0 then {approved} / m.delivered_volume end as price_eur,
-           case when t.delivered_volume - t.total_max_volume < 0 then 0.0
-                else t.delivered_volume - t.total_max_volume end as excess_volume
+           case when coalesce(t.requested_volume, t.delivered_volume) - t.total_max_volume < 0 then 0.0
+                else coalesce(t.requested_volume, t.delivered_volume) - t.total_max_volume end as excess_volume
     from {allocation_totals} t
     join months m on m.municipality_code = t.municipality_code and m.law = t.law
                  and m.allocation_number = t.allocation_number
     where m.active and (t.total_overshoot or t.underused or t.peak_months > 0 or m.period_in_year)
 )
-select *, coalesce(excess_volume * price_eur, 0.0) as excess_eur from enriched
+select *, coalesce(excess_volume * price_eur, 0.0) as excess_eur,
+       coalesce(period_excess_volume * price_eur, 0.0) as period_excess_eur
+from enriched
 """
 
 LIST_SQL = "select {columns} from {totals_table} where {flag} {in_key_order}"
 
 PERIOD_OVERSHOOTS_SQL = """
-select municipality_code, law, allocation_number, provider_agb, product_category, product_code, month,
-       max_volume, delivered_volume, approved_amount_eur, period_overshoot
-from {allocation_months}
-where year(month) = $year and month <= $as_of and period_overshoot
-order by municipality_code, law, allocation_number, month
+select m.municipality_code, m.law, m.allocation_number, m.provider_agb, m.product_category, m.product_code,
+       m.month, m.max_volume, m.delivered_volume, m.requested_volume, m.approved_amount_eur, m.period_overshoot,
+       t.price_eur
+from {allocation_months} m
+left join {totals_table} t on t.municipality_code = m.municipality_code and t.law = m.law
+                          and t.allocation_number = m.allocation_number
+where year(m.month) = $year and m.month <= $as_of and m.period_overshoot
+order by m.municipality_code, m.law, m.allocation_number, m.month
 """
 
 COMPENSATION_SQL = """
@@ -612,7 +615,7 @@ def _read_allocations(conn: duckdb.DuckDBPyConnection, marts: _Marts,
         "committed_eur": F, "peak_months": I, "compensated_peak_months": I,
         "mature_utilisation": F, "requested_volume": F,
     }
-    names = {**marts.sources, "totals_table": TOTALS_TABLE, "period_excess": PERIOD_EXCESS_EUR,
+    names = {**marts.sources, "totals_table": TOTALS_TABLE, "period_excess": PERIOD_EXCESS_VOLUME,
              "top": TOP_PROVIDERS, "in_key_order": IN_KEY_ORDER}
     has_approved = "approved_amount_eur" in marts.present["allocation_totals"]
     approved = "t.approved_amount_eur" if has_approved else "m.approved_amount_eur"
@@ -630,12 +633,12 @@ def _read_allocations(conn: duckdb.DuckDBPyConnection, marts: _Marts,
     try:
         return AllocationFigures(
             real_overshoots=listed("total_overshoot", (
-                "total_max_volume", "delivered_volume", "excess_volume", "excess_eur")),
+                "total_max_volume", "delivered_volume", "requested_volume", "excess_volume", "excess_eur")),
             underused=listed("underused", (
                 "utilisation", "mature_utilisation", "underuse_reason", "suggested_product_code", "committed_eur")),
-            period_overshoots=read(PERIOD_OVERSHOOTS_SQL, {c: months_types[c] for c in (
-                *ALLOCATION_COLUMNS, "month", "max_volume", "delivered_volume", "approved_amount_eur",
-                "period_overshoot")}),
+            period_overshoots=read(PERIOD_OVERSHOOTS_SQL, {**{c: months_types[c] for c in (
+                *ALLOCATION_COLUMNS, "month", "max_volume", "delivered_volume", "requested_volume", "approved_amount_eur",
+                "period_overshoot")}, "price_eur": F}),
             compensation=read(COMPENSATION_SQL, {c: enriched_types[c] for c in (
                 *ALLOCATION_KEY, "peak_months", "compensated_peak_months")}),
             compensated_peaks=read(COMPENSATED_PEAKS_SQL, {"region": B, "municipality_code": S, "count": I,

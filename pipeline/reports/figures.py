@@ -87,8 +87,9 @@ def _mark_immature(fig: go.Figure, start: dt.date, end: dt.date, text: str, col:
     suffix = "" if col in (None, 1) else str(col)
     fig.add_shape(type="rect", x0=start, x1=end, y0=0, y1=1, xref=f"x{suffix}", yref=f"y{suffix} domain",
                   fillcolor="#b9c4cc", opacity=0.3, line_width=0, layer="below")
-    fig.add_annotation(x=start, y=1, xref=f"x{suffix}", yref=f"y{suffix} domain", text=text, showarrow=False,
-                       xanchor="left", yanchor="top", align="left", font={"size": 11, "color": "#5f6b73"})
+    fig.add_annotation(x=start, y=0.02, xref=f"x{suffix}", yref=f"y{suffix} domain", text=text, showarrow=False,
+                       xanchor="right", yanchor="bottom", align="right", bgcolor="rgba(255,255,255,0.8)",
+                       font={"size": 11, "color": "#5f6b73"})
 
 
 # monthly values (dated on the first of the month) drawn in the middle of their month
@@ -184,7 +185,8 @@ def fig_category_spend(by_category: pl.DataFrame, lang: str) -> go.Figure | None
     fig.update_xaxes(**_eur_axis(lang))
     fig.update_yaxes(autorange="reversed", automargin=True)
     title = "Besteding en prognose per productcategorie" if lang == "nl" else "Spend and forecast per product category"
-    return _style(fig, title, lang, height=max(320, 130 + 44 * len(names)))
+    fig.update_layout(bargap=0.35)
+    return _style(fig, title, lang, height=max(230, 150 + 44 * len(names)))
 
 
 def fig_top_providers(by_spend: pl.DataFrame, by_overshoot: pl.DataFrame, by_lateness: pl.DataFrame, lang: str) -> go.Figure | None:
@@ -208,7 +210,7 @@ def fig_top_providers(by_spend: pl.DataFrame, by_overshoot: pl.DataFrame, by_lat
             hovertemplate="%{y}: € %{x:,.0f}<extra></extra>",
         ), row=1, col=i)
         fig.update_yaxes(autorange="reversed", type="category", automargin=True, row=1, col=i)
-        fig.update_xaxes(**_eur_axis(lang), row=1, col=i)
+        fig.update_xaxes(**_eur_axis(lang), nticks=4, row=1, col=i)
     title = "Aanbieders: top 10" if lang == "nl" else "Providers: top 10"
     return _style(fig, title, lang, height=440)
 

@@ -56,7 +56,10 @@ h3 { font-size: 15px; margin: 20px 0 8px; }
 .card .d { font-size: 12px; margin-top: 4px; font-weight: 600; }
 .card .d.up { color: var(--warn); } .card .d.down { color: var(--ok); } .card .d.flat { color: var(--muted); }
 .card .def { font-size: 11px; color: var(--muted); margin-top: 6px; border-top: 1px dotted var(--line); padding-top: 4px; }
-.help { color: var(--accent); cursor: help; font-size: 10px; }
+.help { display: inline-block; width: 13px; height: 13px; line-height: 12px; border-radius: 50%; border: 1px solid var(--accent);
+        color: var(--accent); font-size: 9px; font-weight: 700; text-align: center; cursor: help; margin-left: 3px;
+        vertical-align: 1px; text-transform: none; letter-spacing: 0; }
+th[title] { cursor: help; }
 table { border-collapse: collapse; width: 100%; font-size: 12.5px; margin: 6px 0; }
 th { text-align: left; background: #eef2f4; font-weight: 600; padding: 6px 6px; border-bottom: 2px solid var(--line); vertical-align: bottom; }
 td { padding: 5px 6px; border-bottom: 1px solid var(--line); vertical-align: top; }

@@ -75,6 +75,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "why": ("Waarom gesignaleerd", "Why flagged"),
     "total_max_volume": ("Max. volume totaal", "Total max volume"),
     "delivered_volume": ("Geleverd volume", "Delivered volume"),
+    "requested_volume": ("Gevraagd volume", "Requested volume"),
+    "max_volume": ("Max. volume maand", "Monthly max volume"),
     "excess_volume": ("Overschrijding volume", "Excess volume"),
     "excess_eur": ("Overschrijding (€)", "Excess (€)"),
     "utilisation": ("Benutting", "Utilisation"),
@@ -281,6 +283,8 @@ HELP: dict[str, tuple[str, str]] = {
                          "omdat ze boven de toewijzing gingen.",
                          "What the provider asked for: declared net volume plus lines rejected only because they "
                          "exceeded the allocation."),
+    "max_volume": ("Het maximum dat de toewijzing in deze maand toestaat (TR321).",
+                   "The maximum the allocation allows in this month (TR321)."),
     "excess_eur": ("Euro's boven het maximum: het volume erboven × de gemiddelde prijs per eenheid.",
                    "Euros above the maximum: the excess volume × the average price per unit."),
     "period_overshoots": ("Maanden waarin meer werd gevraagd dan het maandmaximum (TR321).",

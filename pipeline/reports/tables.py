@@ -76,7 +76,7 @@ def enrich_totals(totals: pl.DataFrame, months: pl.DataFrame, as_of: dt.date) ->
             pl.col("product_code").last().alias("_product"),
             pl.col("approved_amount_eur").sum().alias("approved_amount_eur"),
             pl.col("delivered_volume").sum().alias("_delivered_months"),
-            _period_excess_eur().filter(pl.col("period_overshoot")).sum().alias("period_excess_eur"),
+            _period_excess_volume().filter(pl.col("period_overshoot")).sum().alias("_period_excess_volume"),
             (pl.col("month").dt.year() == as_of.year).any().alias("_active"),
         )
     )
@@ -92,26 +92,39 @@ def enrich_totals(totals: pl.DataFrame, months: pl.DataFrame, as_of: dt.date) ->
             .alias("price_eur"),
         )
         .with_columns(
-            (pl.col("delivered_volume") - pl.col("total_max_volume")).clip(lower_bound=0).alias("excess_volume"),
+            (_requested() - pl.col("total_max_volume")).clip(lower_bound=0).alias("excess_volume"),
         )
         .with_columns(
             (pl.col("excess_volume") * pl.col("price_eur")).fill_null(0).alias("excess_eur"),
+            (pl.col("_period_excess_volume") * pl.col("price_eur")).fill_null(0).alias("period_excess_eur"),
         )
-        .drop("_provider", "_category", "_product", "_delivered_months", "_active")
+        .drop("_provider", "_category", "_product", "_delivered_months", "_active", "_period_excess_volume")
     )
+
+
+def _requested() -> pl.Expr:
+    """The volume the provider asked for (metrics.md §4: overshoots are judged on it); the
+    delivered volume where the marts do not carry it."""
+    return pl.coalesce(pl.col("^requested_volume$"), pl.col("delivered_volume"))
+
+
+def _period_excess_volume() -> pl.Expr:
+    return (_requested() - pl.col("max_volume")).clip(lower_bound=0)
 
 
 def _period_excess_eur() -> pl.Expr:
-    """Approved euros above the month's maximum, pro rata to the excess volume."""
-    return (
-        pl.when(pl.col("delivered_volume") > 0)
-        .then(
-            pl.col("approved_amount_eur")
-            * (pl.col("delivered_volume") - pl.col("max_volume")).clip(lower_bound=0)
-            / pl.col("delivered_volume")
-        )
-        .otherwise(0.0)
-    )
+    """Euros above the month's maximum: the requested volume above it at the allocation's price
+    per approved unit (``price_eur``; a month whose overshooting line was rejected has no approved
+    units of its own)."""
+    return (_period_excess_volume() * pl.col("price_eur")).fill_null(0.0)
+
+
+def with_price(months: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
+    """Allocation months with their allocation's ``price_eur`` (from the enriched totals)."""
+    if "price_eur" in months.columns:
+        return months
+    return months.join(totals.select(*ALLOCATION_KEY, "price_eur"), on=ALLOCATION_KEY, how="left",
+                       maintain_order="left")
 
 
 def overshoot_summary(months_year: pl.DataFrame, totals: pl.DataFrame, lang: str) -> pl.DataFrame:
@@ -129,7 +142,7 @@ def overshoot_summary(months_year: pl.DataFrame, totals: pl.DataFrame, lang: str
             / pl.col("peak_months")
         ).sum().alias("eur"),
     )
-    return summary_frame(period_counts(months_year), compensated, real_counts(totals), lang)
+    return summary_frame(period_counts(with_price(months_year, totals)), compensated, real_counts(totals), lang)
 
 
 def period_counts(months_year: pl.DataFrame) -> pl.DataFrame:
@@ -177,8 +190,8 @@ def real_overshoot_list(totals: pl.DataFrame, lang: str) -> pl.DataFrame:
         .with_columns(
             pl.concat_str(
                 [
-                    _t(lang, "totaaloverschrijding: geleverd ", "total overshoot: delivered "),
-                    pl_fmt_vol(pl.col("delivered_volume"), lang),
+                    _t(lang, "totaaloverschrijding: gevraagd ", "total overshoot: requested "),
+                    pl_fmt_vol(_requested(), lang),
                     pl.lit(" > max "),
                     pl_fmt_vol(pl.col("total_max_volume"), lang),
                 ]
@@ -198,16 +211,18 @@ def period_overshoot_list(months_year: pl.DataFrame, totals: pl.DataFrame, lang:
         .otherwise(_t(lang, "niet gecompenseerd", "not compensated"))
         .alias("_compensation"),
     )
+    if "price_eur" in totals.columns:
+        months_year = with_price(months_year, totals)
     return (
         months_year.filter(pl.col("period_overshoot"))
-        .join(compensation, on=ALLOCATION_KEY, how="left")
+        .join(compensation, on=ALLOCATION_KEY, how="left", maintain_order="left")
         .with_columns(
-            (pl.col("delivered_volume") - pl.col("max_volume")).alias("excess_volume"),
+            (_requested() - pl.col("max_volume")).alias("excess_volume"),
             _period_excess_eur().alias("excess_eur"),
             pl.concat_str(
                 [
-                    _t(lang, "periode-overschrijding: geleverd ", "period overshoot: delivered "),
-                    pl_fmt_vol(pl.col("delivered_volume"), lang),
+                    _t(lang, "periode-overschrijding: gevraagd ", "period overshoot: requested "),
+                    pl_fmt_vol(_requested(), lang),
                     pl.lit(" > max "),
                     pl_fmt_vol(pl.col("max_volume"), lang),
                     pl.lit("; "),

@@ -53,10 +53,10 @@ ALLOCATION_COLUMNS = (
 )
 LIST_COLUMNS: dict[str, tuple[C, ...]] = {
     "real_overshoots": (*ALLOCATION_COLUMNS, C("total_max_volume", "total_max_volume", "num"),
-                        C("delivered_volume", "delivered_volume", "num"), C("excess_volume", "excess_volume", "num"),
+                        C("requested_volume", "requested_volume", "num"), C("delivered_volume", "delivered_volume", "num"), C("excess_volume", "excess_volume", "num"),
                         C("excess_eur", "excess_eur", "eur"), C("why", "why")),
-    "period_overshoots": (*ALLOCATION_COLUMNS, C("month", "month", "month"), C("max_volume", "total_max_volume", "num"),
-                          C("delivered_volume", "delivered_volume", "num"), C("excess_volume", "excess_volume", "num"),
+    "period_overshoots": (*ALLOCATION_COLUMNS, C("month", "month", "month"), C("max_volume", "max_volume", "num"),
+                          C("requested_volume", "requested_volume", "num"), C("delivered_volume", "delivered_volume", "num"), C("excess_volume", "excess_volume", "num"),
                           C("excess_eur", "excess_eur", "eur"), C("why", "why")),
     "underused": (*ALLOCATION_COLUMNS, C("shown_utilisation", "utilisation", "pct"), C("reason_label", "underuse_reason"),
                   C("suggested_product_code_name", "suggested_product_code", blank="–"), C("committed_eur", "committed_eur", "eur"),
