@@ -82,8 +82,9 @@ ZVW_SEASON_INFLOW = np.array([1.12, 1.08, 1.02, 0.98, 0.95, 0.92, 0.90, 0.90, 0.
 ZVW_SEASON_HOURS = np.array([1.02, 1.02, 1.01, 1.00, 0.99, 0.99, 0.96, 0.95, 1.00, 1.01, 1.02, 1.03])
 OPEN_CARE_MEAN_MONTHS = 20  # care under an open-ended allocation lasts ~ exponential(20 months)
 # Lawfulness situations (metrics.md §15), planted: allocations left open after care stopped for good
-# (share of open-ended allocations never closed; share of fixed ones whose care stops early and
-# that are never shortened), and of those the share whose provider declares on after the stop
+# (share of open-ended allocations closed only by a clean-up 6-18 months later; share of fixed ones
+# whose care stops early and that are never shortened), and of those the share whose provider
+# declares on for a month or two after the stop
 NEVER_CLOSED_SHARE = {"open": 0.08, "early_stop": 0.02}
 AFTER_STOP_SHARE = 0.6
 # stop (and start) messages: working days from the event to the message's Dagtekening (sent_on);
@@ -540,12 +541,18 @@ def _allocation_candidates(rng: np.random.Generator, n: int, providers: pl.DataF
     line_end = np.where(after_stop, care_end + rng.integers(31, 63, n), care_end)
     line_end = np.where(after_stop & (end_eff >= 0), np.minimum(line_end, end_eff), line_end)
     # an open-ended allocation is closed by a version ending on the day care stopped, decided
-    # when the stop message has been processed (reason 02 client deceased or 12 provider-initiated)
-    close = is_open & ~deleted & ~never_closed_open
-    close_sec = (care_end + rng.integers(2, 41, n)) * 86400 + rng.integers(8 * 3600, 17 * 3600, n)
-    close_reason = np.where(rng.random(n) < 0.15, "02", "12")
+    # when the stop message has been processed (reason 02 client deceased or 12 provider-initiated);
+    # one left open is closed only by a clean-up 6-18 months later (14 administrative correction),
+    # so that allocations left open are as common at the window's start as later on
+    close = is_open & ~deleted
+    cleanup = care_end + rng.integers(180, 541, n)
+    close_day = np.where(never_closed_open, cleanup, care_end + rng.integers(2, 41, n))
+    close_sec = close_day * 86400 + rng.integers(8 * 3600, 17 * 3600, n)
+    close_reason = np.where(never_closed_open, "14", np.where(rng.random(n) < 0.15, "02", "12"))
     window = day_number(DATA_START)
-    kept = np.where(deleted, start >= window - 60, care_end >= window)
+    # kept: care reaches the window, or the allocation is still open (left open) in it
+    open_in_window = (never_closed_open & (cleanup >= window)) | (early & (end_eff >= window))
+    kept = np.where(deleted, start >= window - 60, (care_end >= window) | open_in_window)
     return {
         "muni": muni, "law": law, "tmpl": tmpl, "provider": provider, "volume": np.where(is_budget, 0, volume),
         "is_budget": is_budget, "budget_cents": np.where(is_budget, budget * 100, 0).astype(np.int64),
@@ -1266,7 +1273,7 @@ def _stop_truth(evs: pl.DataFrame, base: pl.DataFrame, providers: pl.DataFrame, 
         "provider_agb": providers["provider_agb"].gather(open_after["provider"].to_numpy()),
         "stop_date": _dates(open_after["e"].to_numpy(), "stop_date"),
         "allocation_end_date": _dates(open_after["known_end"].to_numpy(), "allocation_end_date"),
-        "planted": np.where(open_after["never_closed"].to_numpy(), "never_closed", "closing_after_as_of"),
+        "planted": np.where(open_after["never_closed"].to_numpy(), "left_open", "closing_after_as_of"),
     })
     return {"stops": stop_frame, "open_after_stop": open_frame}
 
@@ -2188,7 +2195,7 @@ def _parameters() -> dict:
                              for m, law, c, f in CATEGORY_BUDGETS],
         "ceiling_factors": {k: list(v) for k, v in CEILING_FACTORS.items()},
         "ceiling_shares": {"over": CEILING_OVER_SHARE, "near": CEILING_NEAR_SHARE},
-        "never_closed_share": NEVER_CLOSED_SHARE,
+        "left_open_share": NEVER_CLOSED_SHARE, "left_open_closed_by_cleanup_after_days": [180, 540],
         "declared_after_stop_share_of_never_closed": AFTER_STOP_SHARE,
         "stop_message_late_share": MESSAGE_LATE_SHARE,
         "stop_message_working_days": {"on_time": [0, 3], "late": [8, 30]},

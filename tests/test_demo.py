@@ -621,7 +621,7 @@ def test_stop_truth_recomputed_from_the_files(out, summary):
         pl.col("alloc_end").is_null() | (pl.col("alloc_end") > pl.col("end_date")))
     planted = pl.DataFrame(summary["truth"]["open_after_stop"]["allocations"])
     assert set(open_after["allocation_number"]) == set(planted["allocation_number"])
-    assert planted.height >= 1 and (planted["planted"] == "never_closed").any()
+    assert planted.height >= 1 and (planted["planted"] == "left_open").any()
 
 
 def test_declared_after_stop_truth_recomputed_from_the_files(out, summary):
