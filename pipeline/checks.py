@@ -224,6 +224,21 @@ mart_checks = [
     _unique(["marts", "allocation_totals"], "municipality_code, law, allocation_number"),
     _unique(["marts", "ceiling_position"], "payer_code, provider_agb, year"),
     _unique(["marts", "budget_exhaustion"], "municipality_code, law, product_category, year"),
+    _unique(["marts", "forecast_history"],
+            "scope, payer_code, provider_agb, law, product_category, year, forecast_as_of"),
+    _check(["marts", "forecast_history"], "history_ends_at_the_published_projection",
+           "At forecast_as_of = as_of the history holds exactly the published projections "
+           "(ceiling_position.projected_year_end_eur, budget_exhaustion.forecast_eur).",
+           "select h.scope, h.payer_code, h.provider_agb, h.law, h.product_category, h.projected_eur, "
+           "coalesce(c.projected_year_end_eur, b.forecast_eur) as published_eur "
+           "from marts.forecast_history h "
+           "left join marts.ceiling_position c on h.scope = 'ceiling' and c.payer_code = h.payer_code "
+           "and c.provider_agb = h.provider_agb and c.year = h.year and c.as_of = h.forecast_as_of "
+           "left join marts.budget_exhaustion b on h.scope = 'budget' and b.municipality_code = h.payer_code "
+           "and b.law = h.law and b.product_category is not distinct from h.product_category "
+           "and b.year = h.year and b.as_of = h.forecast_as_of "
+           "where h.forecast_as_of = (select max(forecast_as_of) from marts.forecast_history) "
+           "and h.projected_eur is distinct from coalesce(c.projected_year_end_eur, b.forecast_eur)"),
     _unique(["marts", "declaration_signals"], "provider_agb, law, reference_number, signal"),
     _unique(["marts", "stop_messages"], "provider_agb, municipality_code, month"),
     _check(["marts", "stop_messages"], "late_stops_within_stops",
