@@ -14,7 +14,6 @@ import hashlib
 import os
 import re
 import secrets
-from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -106,12 +105,23 @@ def pseudonymise(frame: pl.DataFrame, key: bytes, column: str = "client_bsn") ->
     return result["client_id"]
 
 
-@cache
+_HMAC: list[duckdb.DuckDBPyConnection] = []  # the one in-memory connection of this process
+
+
 def _hmac_connection() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB for the HMAC, apart from the warehouse: BSNs never reach its file."""
-    conn = duckdb.connect(":memory:")
-    atexit.register(conn.close)
-    return conn
+    """An in-memory DuckDB for the HMAC, apart from the warehouse: BSNs never reach its file.
+
+    Made once per process; at exit it is closed and dropped (a connection still referenced when
+    the interpreter tears DuckDB's module down is reported by nanobind as a leaked instance)."""
+    if not _HMAC:
+        _HMAC.append(duckdb.connect(":memory:"))
+        atexit.register(_close_hmac_connection)
+    return _HMAC[0]
+
+
+def _close_hmac_connection() -> None:
+    while _HMAC:
+        _HMAC.pop().close()
 
 
 def main() -> None:

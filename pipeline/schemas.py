@@ -69,7 +69,8 @@ class Declarations(_Client):
     declaration_period_end: dt.date = pa.Field()
     declared_on: dt.date = pa.Field(description="DeclaratieDagtekening")
     reference_number: str = pa.Field(str_length={"min_value": 1, "max_value": 36}, description="ReferentieNummer")
-    previous_reference_number: str = pa.Field(nullable=True, description="VorigReferentieNummer (credit)")
+    previous_reference_number: str = pa.Field(nullable=True, str_length={"max_value": 36},
+                                              description="VorigReferentieNummer (credit)")
     allocation_number: str = pa.Field(str_length={"min_value": 1, "max_value": 20}, description="ToewijzingNummer")
     product_category: str = pa.Field(isin=WMO_CATEGORIES + JEUGD_CATEGORIES)
     product_code: str = pa.Field(nullable=True, str_length={"max_value": 5})
@@ -89,7 +90,7 @@ class Answers(_Base):
     law: str = pa.Field(nullable=True, isin=LAWS)
     message_id: str = pa.Field(str_length={"min_value": 1, "max_value": 40}, description="the 323 answered")
     answered_on: dt.date = pa.Field(description="Dagtekening of the 325")
-    reference_number: str = pa.Field(nullable=True, description="empty = the whole declaration")
+    reference_number: str = pa.Field(nullable=True, str_length={"max_value": 36}, description="empty = the whole declaration")
     return_codes: str = pa.Field(str_matches=RETURN_CODES, description="WJ001 codes, comma separated")
 
 
@@ -98,7 +99,7 @@ class CareEvents(_Client):
 
     municipality_code: str = pa.Field(str_matches=MUNICIPALITY)
     law: str = pa.Field(isin=LAWS)
-    allocation_number: str = pa.Field(nullable=True)
+    allocation_number: str = pa.Field(nullable=True, str_length={"max_value": 20})
     provider_agb: str = pa.Field(str_matches=AGB)
     event: str = pa.Field(isin=["start", "stop"])
     start_date: dt.date = pa.Field()
@@ -116,7 +117,7 @@ class ZvwDeclarations(_Client):
     insurer_code: str = pa.Field(str_matches=MUNICIPALITY, description="UZOVI code")
     provider_agb: str = pa.Field(str_matches=AGB)
     reference_number: str = pa.Field(str_length={"min_value": 1, "max_value": 36})
-    previous_reference_number: str = pa.Field(nullable=True)
+    previous_reference_number: str = pa.Field(nullable=True, str_length={"max_value": 36})
     service_start: dt.date = pa.Field()
     service_end: dt.date = pa.Field()
     prestation_code: str = pa.Field(str_length={"min_value": 1, "max_value": 10})
@@ -133,7 +134,7 @@ class DeliveredHours(_Client):
 
     municipality_code: str = pa.Field(str_matches=MUNICIPALITY)
     law: str = pa.Field(isin=LAWS)
-    allocation_number: str = pa.Field()
+    allocation_number: str = pa.Field(str_length={"min_value": 1, "max_value": 20})
     provider_agb: str = pa.Field(str_matches=AGB)
     week: str = pa.Field(nullable=True, str_matches=r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
     month: str = pa.Field(nullable=True, str_matches=r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -146,7 +147,7 @@ class Products(_Base):
     product_code: str = pa.Field(str_length={"min_value": 1, "max_value": 5})
     product_category: str = pa.Field(isin=WMO_CATEGORIES + JEUGD_CATEGORIES)
     law: str = pa.Field(isin=LAWS)
-    description: str = pa.Field(nullable=True)
+    description: str = pa.Field(nullable=True, str_length={"max_value": 200})
     unit: str = pa.Field(isin=UNITS)
     tariff_eur: float = pa.Field(ge=0, le=MAX_AMOUNT)
     tariff_period: str = pa.Field(isin=["unit", "month", "4weeks"])

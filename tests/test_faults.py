@@ -26,7 +26,7 @@ from conftest import FIXTURE_DATA, TEST_KEY, materialize, query
 AS_OF = "2025-03-31"
 PIPELINE = "key:raw/* or key:staging/* or key:marts/* or key:exports/*"
 TESTS_DIR = Path(__file__).resolve().parent
-TIMESTAMPS = {"loaded_at", "quarantined_at", "mtime_ns"}
+TIMESTAMPS = {"loaded_at", "quarantined_at", "mtime_ns", "ctime_ns", "inode", "first_loaded_at"}  # file metadata and times
 
 RUNNER = """
 import sys
@@ -129,7 +129,7 @@ def snapshot(root: Path) -> dict[str, list[tuple]]:
                     "and table_name = ? order by ordinal_position", [schema, name]
                 ).fetchall() if c not in TIMESTAMPS
             ]
-            rows = conn.execute(f"select {', '.join(columns)} from {schema}.{name} order by all").fetchall()
+            rows = conn.execute(f"select {', '.join(chr(34) + c + chr(34) for c in columns)} from {schema}.{name} order by all").fetchall()
             result[f"{schema}.{name}"] = [tuple(_normalise(v) for v in row) for row in rows]
     return result
 

@@ -553,3 +553,21 @@ def test_dagster_storage_follows_dagster_home(tmp_path, monkeypatch):
         assert dg.materialize([probe], instance=instance).success
     assert list(elsewhere.iterdir()) == []
     assert (home / "history").is_dir()
+
+
+def test_xlsx_formula_without_a_stored_value_refuses_the_workbook_with_its_reason(env):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(ALLOC)
+    sheet.append([ALLOC_OK[c] for c in ALLOC])
+    sheet.append([{**ALLOC_OK, "allocation_number": "1003", "volume": "=1+2"}[c] for c in ALLOC])  # optional column
+    path = env.path("allocations", "x.xlsx")
+    path.parent.mkdir(parents=True)
+    book.save(path)
+    result = env.load("allocations", "x.xlsx")[0]
+    assert (result.status, result.rows_received, result.rows_quarantined) == ("refused", 2, 2)
+    assert "L3" in result.message
+    assert env.value("select distinct reason_code from raw.quarantine") == [("xlsx_formula_without_value",)]
+    assert env.value("select count(*) from raw.allocations") == [(0,)]  # volume never read as empty

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from pipeline.assets.raw import _xml_reader, message_kind
 from pipeline.ingest.iwmo import IwmoMessage, MessageRefused, read_message
+from pipeline.ingest.bounds import MAX_FIELD, bounded
 from pipeline.ingest.load import Loader
 from pipeline.ingest.tabular import load_profiles
 
@@ -219,7 +220,9 @@ def assert_stored_as_text(wh: Warehouse, source: str, rows: list[dict[str, str]]
         sent = rows[source_row - 1]
         for column in TEXT_COLUMNS:
             if column in stored and not any(ch.isdigit() for ch in sent[column]):  # digit runs may be masked
-                assert stored[column] == (expected_text(sent[column]) if trims else (sent[column] or None)), column
+                # a quarantine record quotes each field up to MAX_FIELD characters (issue 15)
+                quoted = expected_text(sent[column]) if trims else (sent[column] or None)
+                assert stored[column] == bounded(quoted, MAX_FIELD), column
 
 
 # -- CSV -------------------------------------------------------------------------------------
@@ -372,12 +375,13 @@ def test_formula_cells_in_xlsx_are_never_evaluated(module_dir):
     write_xlsx(path, COLUMNS, rows)
     result = wh.load_tabular("declarations", path, source)
     wh.assert_accounted("declarations", source, result)
-    assert (result.status, result.rows_loaded) == ("loaded", 4)
-    stored = wh.conn.execute(
-        "select message_id, previous_reference_number from raw.declarations order by reference_number").fetchall()
-    assert [m for m, _ in stored] == [expected_text(f[:40]) for f in FORMULAS[:4]]
-    # the formula was not evaluated: its result 'y' is nowhere, the cell is empty or the formula text
-    assert {p for _, p in stored} <= {None, '=HYPERLINK("http://x","y")', 'HYPERLINK("http://x","y")'}
+    # a formula cell without a stored value would read as empty: the workbook is refused with its
+    # reason (issue 15), every row quarantined, and the formula was never evaluated ('y' is nowhere)
+    assert (result.status, result.rows_loaded, result.rows_quarantined) == ("refused", 0, 4)
+    reasons = wh.conn.execute("select distinct reason_code, reason_text from raw.quarantine where source_file = ?",
+                              [source]).fetchall()
+    assert [code for code, _ in reasons] == ["xlsx_formula_without_value"] and "formula cell" in reasons[0][1]
+    assert '"y"' not in wh.all_text().replace('"x","y"', "")
 
 
 # -- Parquet ---------------------------------------------------------------------------------

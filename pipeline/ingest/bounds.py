@@ -9,7 +9,7 @@ import polars as pl
 
 MAX_QUOTE = 80  # characters of one quoted value
 MAX_TEXT = 500  # characters of a reason text or message
-MAX_RECORD = 2000  # characters of a quarantined row's JSON record
+MAX_FIELD = 200  # characters of one field in a quarantined row's JSON record (the JSON stays valid)
 
 
 def bounded(text: str | None, limit: int = MAX_TEXT) -> str | None:

@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 
 from pipeline.ingest import referential
-from pipeline.ingest.bounds import MAX_RECORD, bounded, bounded_expr
+from pipeline.ingest.bounds import MAX_FIELD, bounded, bounded_expr
 from pipeline.ingest.reasons import reason_text
 from pipeline.ingest.tabular import FileRefused, Profile, cast, choose_profile, read_file
 from pipeline.ingest.validate import ERROR_SCHEMA, validate
@@ -148,9 +148,12 @@ def _records(frame: pl.DataFrame) -> pl.DataFrame:
             pl.when(pl.col("client_bsn").is_not_null()).then(pl.lit("<masked>")).alias("client_bsn")
         )
     body = [c for c in masked.columns if c != "source_row"]
+    # each field bounded before encoding, so a 50 MB cell costs 200 characters and the record
+    # stays valid JSON
+    fields = [bounded_expr(c, MAX_FIELD).alias(c) if masked.schema[c] == pl.String else pl.col(c) for c in body]
     return masked.select(
-        "source_row", record=pl.struct(body).struct.json_encode()
-    ).with_columns(bounded_expr(mask_bsn_expr("record"), MAX_RECORD).alias("record"))
+        "source_row", record=pl.struct(fields).struct.json_encode()
+    ).with_columns(mask_bsn_expr("record"))
 
 
 _QUARANTINE_SCHEMA = {"_file": pl.Int32, **ERROR_SCHEMA, "record": pl.String}

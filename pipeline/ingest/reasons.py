@@ -21,6 +21,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "unknown_column": ("het bestand heeft een kolom die het profiel niet kent",
                        "the file has a column its profile does not know"),
     "missing_column": ("een verplichte kolom ontbreekt", "a required column is missing"),
+    "xlsx_formula_without_value": ("het werkboek heeft formulecellen zonder berekende waarde",
+                                   "the workbook has formula cells without a calculated value"),
     "xml_unparseable": ("het XML-bericht is niet goed gevormd", "the XML message is not well-formed"),
     "xml_forbidden_entity": ("het XML-bericht bevat een DOCTYPE of entiteiten",
                              "the XML message declares a DOCTYPE or entities"),

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipeline.ingest.bounds import MAX_RECORD
+from pipeline.ingest.bounds import MAX_FIELD
 
 
 @dataclass(frozen=True)
@@ -99,14 +99,24 @@ def note_touched(conn: duckdb.DuckDBPyConnection, kind: str, source: str) -> Non
                      f"from ({source}) where previous_reference_number is not null")
 
 
-def _record_sql(alias: str) -> str:
-    """A held row as the quarantine's JSON record: client_id left out, nine-digit runs masked,
-    the length bounded."""
-    text = f"to_json({alias})::varchar"
+def _record_sql(conn: duckdb.DuckDBPyConnection, kind: str, alias: str) -> str:
+    """A held row as the quarantine's JSON record: client_id left out, each text field bounded
+    (the JSON stays valid), nine-digit runs masked."""
+    types = conn.execute("select column_name, data_type from information_schema.columns where table_schema = 'raw' "
+                         "and table_name = ? order by ordinal_position", [f"{kind}_held"]).fetchall()
+    fields = []
+    for column, data_type in types:
+        if column == "client_id":
+            continue
+        value = f"{alias}.{column}"
+        if data_type == "VARCHAR":
+            value = (f"case when length({value}) > {MAX_FIELD} then left({value}, {MAX_FIELD}) || '… [' || "
+                     f"length({value}) || ' characters, cut]' else {value} end")
+        fields.append(f"{column} := {value}")
+    text = f"to_json(struct_pack({', '.join(fields)}))::varchar"
     for _ in range(2):
         text = f"regexp_replace({text}, '(^|\\D)\\d{{9}}(\\D|$)', '\\1*********\\2', 'g')"
-    return (f"case when length({text}) > {MAX_RECORD} then left({text}, {MAX_RECORD}) || '… [' || "
-            f"length({text}) || ' characters, cut]' else {text} end")
+    return text
 
 
 def reevaluate(conn: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -> set[str]:
@@ -213,8 +223,8 @@ def reevaluate(conn: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
         conn.execute(f"""
             insert into raw.quarantine
             select t.source_file, '{kind}', t.source_row, t.reason_code, case t.reason_code {texts} end,
-                   {_record_sql('t')}, now()
-            from (select h.* exclude (client_id) from {held} h semi join
+                   {_record_sql(conn, kind, 't')}, now()
+            from (select h.* from {held} h semi join
                   (select * from _moves where _new is not null) m using (source_file, source_row)) t
             order by t.source_file, t.source_row""")
     for table in ("_keys", "_cand", "_eval", "_moves"):

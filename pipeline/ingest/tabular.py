@@ -83,7 +83,18 @@ def _read_raw(path: Path, profile: Profile) -> pl.DataFrame:
             frame = pl.read_parquet(path)
             return frame.with_columns(pl.all().cast(pl.String))
         if suffix == ".xlsx":
-            return pl.read_excel(path, infer_schema_length=0, raise_if_empty=False)
+            frame = pl.read_excel(path, infer_schema_length=0, raise_if_empty=False)
+            uncalculated = _formulas_without_values(path)
+            if uncalculated:
+                raise FileRefused(
+                    "xlsx_formula_without_value",
+                    f"the workbook has {len(uncalculated)} formula cell(s) without a stored value (first: "
+                    f"{', '.join(uncalculated[:5])}); it was saved by a program that does not calculate, so "
+                    "those cells would read as empty. Open and save it in a spreadsheet program, or export CSV",
+                    frame.with_row_index("source_row", offset=1).with_columns(
+                        pl.col("source_row").cast(pl.Int64), pl.all().exclude("source_row").cast(pl.String)),
+                )
+            return frame
         encoding = opts.get("encoding", "utf-8").lower().replace("_", "-")
         data = path.read_bytes()
         if b"\x00" in data[:65536] and not encoding.startswith("utf-16"):
@@ -110,6 +121,26 @@ def _read_raw(path: Path, profile: Profile) -> pl.DataFrame:
         raise
     except Exception as exc:  # polars/fastexcel raise many kinds; the file is unreadable
         raise FileRefused("unreadable", f"cannot read {suffix or 'file'}: {type(exc).__name__}: {exc}") from None
+
+
+_FORMULA_CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"[^>]*>(.*?)</c>', re.S)
+
+
+def _formulas_without_values(path: Path) -> list[str]:
+    """References of the first sheet's formula cells that carry no cached value (a workbook
+    written by a library and never calculated): such a cell reads as empty, which is no value."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:
+        names = [n for n in book.namelist() if n.startswith("xl/worksheets/sheet") and n.endswith(".xml")]
+        first = "xl/worksheets/sheet1.xml" if "xl/worksheets/sheet1.xml" in names else (sorted(names) or [None])[0]
+        if first is None:
+            return []
+        data = book.read(first)
+    if b"<f" not in data:
+        return []
+    return [ref.decode() for ref, body in _FORMULA_CELL.findall(data)
+            if b"<f" in body and not re.search(rb"<v>[^<]+</v>", body)]
 
 
 def read_file(path: Path, kind: str, profile: Profile) -> pl.DataFrame:
