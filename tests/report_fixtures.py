@@ -318,9 +318,9 @@ _STATEMENTS = [
     """
     create or replace table marts.declaration_signals as
     select * from (values
-      ('0363', 'wmo', '12345678', 'W1001', 'R1', date '2026-09-01', 'after_stop', 450.0, 'na stop op 10-08-2026'),
-      ('0363', 'wmo', '12345678', 'W1001', 'R2', date '2026-10-01', 'after_stop', 300.0, ''),
-      ('0363', 'wmo', '87654321', 'W1002', 'R3', date '2026-08-01', 'duplicate_period', 120.0, ''),
+      ('0363', 'wmo', '12345678', 'W1001', 'R1', date '2026-09-01', 'after_stop', 450.25, 'na stop op 10-08-2026'),
+      ('0363', 'wmo', '12345678', 'W1001', 'R2', date '2026-10-01', 'after_stop', 300.5, ''),
+      ('0363', 'wmo', '87654321', 'W1002', 'R3', date '2026-08-01', 'duplicate_period', 1200.5, ''),
       ('0599', 'wmo', '55556666', 'R3001', 'R4', date '2026-07-01', 'no_allocation', 80.0, '')
     ) t(municipality_code, law, provider_agb, allocation_number, reference_number, month, signal, amount_eur, detail)
     """,

@@ -542,7 +542,7 @@ def test_index_names_the_three_largest_changes_with_links(reports):
 def test_lawfulness_section_in_euros_per_provider(reports):
     page = (reports / "maandrapportage_0363.html").read_text(encoding="utf-8")
     part = page[page.index('id="rechtmatigheid"'):]
-    assert "Na stop" in part and "€\u00a0750" in part  # 450 + 300 after the stop
+    assert "Na stop" in part and "€\u00a0751" in part  # 450.25 + 300.50 after the stop
     assert "Te late stopberichten" in part
 
 

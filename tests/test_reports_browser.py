@@ -159,6 +159,16 @@ def test_tables_sort_and_search(browser, pages):
     assert errors == []
 
 
+def test_tables_sort_numbers_with_decimals_as_numbers(browser, pages):
+    """€ 1.200,50 before € 750,75: the sort reads the raw number (data-order), not the Dutch text."""
+    path = next(p for p in pages if p.name == "maandrapportage_0363.html")
+    page, errors, _ = _load(browser, path)
+    first = page.locator("#rechtmatigheid table.dataTable tbody tr").first.inner_text()
+    page.close()
+    assert errors == []
+    assert first.startswith("Begeleiding Aan Zee (87654321)"), first
+
+
 def test_no_toolbar_button_leaves_the_machine(browser, pages):
     for path in pages:
         if path.name == "index.html":

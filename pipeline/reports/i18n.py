@@ -565,7 +565,7 @@ DATATABLES_LANGUAGE: dict[str, dict] = {
     "nl": {
         "search": "Zoeken:", "lengthMenu": "_MENU_ rijen per pagina", "info": "Rij _START_ tot _END_ van _TOTAL_",
         "infoEmpty": "Geen rijen", "infoFiltered": "(gezocht in _MAX_ rijen)", "zeroRecords": "Niets gevonden",
-        "emptyTable": "Geen gegevens", "thousands": ".", "decimal": ",",
+        "emptyTable": "Geen gegevens",
         "paginate": {"first": "Eerste", "last": "Laatste", "next": "Volgende", "previous": "Vorige"},
         "aria": {"orderable": "Sorteer op deze kolom", "orderableReverse": "Sorteer andersom"},
     },
