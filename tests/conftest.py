@@ -75,3 +75,32 @@ def materialize(root: Path, selection: str = "*", **settings) -> dg.ExecuteInPro
 def query(root: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as conn:
         return conn.execute(sql).fetchall()
+
+
+DEMO_AS_OF = "2026-10-31"
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory) -> Path:
+    """The published demo region (pipeline/demo.py, seed 42, scale 1) run through raw, staging and
+    marts once per test session at as_of 2026-10-31; tests read its warehouse and summary.json
+    (the generator's truth) read-only. Every marts check must pass."""
+    import datetime as dt
+
+    from pipeline import demo
+
+    root = tmp_path_factory.mktemp("demo_warehouse") / "data"
+    demo.generate(root, seed=42, scale=1, as_of=dt.date.fromisoformat(DEMO_AS_OF))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ZORG_DATA_DIR", str(root))
+    mp.setenv("ZORG_REPORTS_DIR", str(root.parent / "reports"))
+    mp.setenv("ZORG_PSEUDONYM_KEY", TEST_KEY)
+    try:
+        result = materialize(root, "key:raw/* or key:staging/* or key:marts/*", as_of=DEMO_AS_OF)
+    finally:
+        mp.undo()
+    assert result.success
+    failed = [e.check_name for e in result.get_asset_check_evaluations()
+              if e.asset_key.path[0] == "marts" and not e.passed]
+    assert failed == [], failed
+    return root

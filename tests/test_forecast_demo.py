@@ -9,7 +9,6 @@ the generator made happen in 2025 (its truth in summary.json).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -18,21 +17,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import materialize
-from pipeline import demo
+from conftest import DEMO_AS_OF
 
-AS_OF = "2026-10-31"
-SCALE = 1.0  # the published demo: its planted overruns are what the alerts are judged against
+AS_OF = DEMO_AS_OF
 MAX_LAG = 12  # the chain_ladder_max_lag default
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("demo_forecast") / "data"
-    demo.generate(root, seed=42, scale=SCALE, as_of=dt.date.fromisoformat(AS_OF))
-    result = materialize(root, "key:raw/* or key:staging/* or key:marts/*", as_of=AS_OF)
-    assert result.success
-    return root
+def warehouse(demo_warehouse) -> Path:
+    return demo_warehouse
 
 
 def _frame(root: Path, sql: str, params=None) -> pd.DataFrame:

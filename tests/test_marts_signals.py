@@ -550,25 +550,12 @@ DEMO_AS_OF = "2026-10-31"
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    """The scale-1 demo region, loaded and run up to the two marts once for this module."""
-    from conftest import materialize
-    from pipeline import demo
+def demo_run(demo_warehouse):
+    """The scale-1 demo region, loaded and run through the marts once per test session (conftest)."""
+    import json
 
-    root = tmp_path_factory.mktemp("demo_signals") / "data"
-    summary = demo.generate(root, seed=42, scale=1, as_of=D.fromisoformat(DEMO_AS_OF))
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ZORG_DATA_DIR", str(root))
-    mp.setenv("ZORG_REPORTS_DIR", str(root.parent / "reports"))
-    try:
-        result = materialize(root, "key:raw/* or key:staging/* or key:marts/declaration_signals "
-                                   "or key:marts/stop_messages", as_of=DEMO_AS_OF)
-    finally:
-        mp.undo()
-    assert result.success
-    for evaluation in result.get_asset_check_evaluations():
-        if evaluation.asset_key.path[0] == "marts":
-            assert evaluation.passed, evaluation.check_name
+    root = demo_warehouse
+    summary = json.loads((root / "summary.json").read_text(encoding="utf-8"))
     conn = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
     yield summary["truth"], conn
     conn.close()
