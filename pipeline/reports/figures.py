@@ -581,6 +581,10 @@ def fig_quarantine_by_kind(by_kind: pl.DataFrame, lang: str) -> go.Figure | None
         return None
     column = "kind_label" if "kind_label" in by_kind.columns else "kind"
     frame = by_kind.filter(pl.col("month").is_not_null())
+    quarantined = frame.group_by(column).agg(pl.col("rows_quarantined").sum()).filter(pl.col("rows_quarantined") > 0)
+    frame = frame.filter(pl.col(column).is_in(quarantined[column].implode()))
+    if frame.is_empty():
+        return None
     fig = go.Figure()
     kinds = sorted(frame[column].unique().to_list())
     for i, kind in enumerate(kinds):
@@ -674,17 +678,19 @@ def fig_forecast_history(history: pl.DataFrame, table: pl.DataFrame, year: int, 
                         vertical_spacing=0.3 / rows + 0.05, horizontal_spacing=0.07)
     for i, provider in enumerate(providers):
         r, c = i // cols + 1, i % cols + 1
-        series = mine.filter(pl.col("provider_agb") == provider).sort("forecast_as_of")
+        series = mine.filter(pl.col("provider_agb") == provider).sort("forecast_as_of").with_columns(
+            pl.col("forecast_as_of").dt.truncate("1mo").alias("_month"))  # the month that ended
         fig.add_trace(go.Scatter(
-            x=series["forecast_as_of"].to_list(), y=series["projected_eur"].to_list(), mode="lines+markers",
+            x=series["_month"].to_list(), y=series["projected_eur"].to_list(), mode="lines+markers",
             name=label("projected_year_end", lang), legendgroup="projected", showlegend=i == 0,
-            line={"color": "#1f5f8b"},
-            hovertemplate="%{x|" + plotly_date_format(lang) + "}: € %{y:,.0f}<extra>" + names.get(provider, provider) + "</extra>",
+            line={"color": "#1f5f8b"}, **MID_MONTH,
+            hovertemplate=("eind %{x|%b %Y}" if lang == "nl" else "end of %{x|%b %Y}")
+            + ": € %{y:,.0f}<extra>" + names.get(provider, provider) + "</extra>",
         ), row=r, col=c)
         limit = series["limit_eur"].drop_nulls()
         if len(limit):
             fig.add_trace(go.Scatter(
-                x=[series["forecast_as_of"].min(), series["forecast_as_of"].max()], y=[limit[-1], limit[-1]],
+                x=[series["_month"].min(), series["_month"].max()], y=[limit[-1], limit[-1]], **MID_MONTH,
                 mode="lines", name=label("ceiling", lang), legendgroup="ceiling", showlegend=i == 0,
                 line={"color": "#c23b3b", "dash": "dash", "width": 1.5},
                 hovertemplate="€ %{y:,.0f}<extra>" + label("ceiling", lang) + "</extra>",
@@ -693,6 +699,7 @@ def fig_forecast_history(history: pl.DataFrame, table: pl.DataFrame, year: int, 
     fig.update_yaxes(**_eur_axis(lang))
     for annotation in fig.layout.annotations:
         annotation.font = {"size": 11}
-    title = ("Prognose jaareinde per maandeinde, tegen het plafond" if lang == "nl"
-             else "Projected year end at each month end, against the ceiling")
+    fig.update_xaxes(tickangle=0, dtick="M3")
+    title = ("Prognose jaareinde aan het eind van elke maand, tegen het plafond" if lang == "nl"
+             else "Projected year end at the end of each month, against the ceiling")
     return _style(fig, title, lang, height=120 + 230 * rows)

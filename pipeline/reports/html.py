@@ -46,7 +46,7 @@ section { background: #fff; border: 1px solid var(--line); border-radius: 6px; p
 h2 { font-size: 19px; margin: 4px 0 12px; color: var(--accent); }
 h3 { font-size: 15px; margin: 20px 0 8px; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin-bottom: 14px; }
-.card { border: 1px solid var(--line); border-left: 5px solid var(--accent); border-radius: 4px; padding: 10px 14px; width: 250px; background: #fbfcfc; }
+.card { border: 1px solid var(--line); border-left: 5px solid var(--accent); border-radius: 4px; padding: 10px 14px; width: 232px; background: #fbfcfc; }
 .card.warn { border-left-color: var(--warn); }
 .card.amber { border-left-color: var(--amber); }
 .card.good { border-left-color: var(--ok); }
@@ -206,8 +206,8 @@ class _Head:
 
 
 def table_html(frame: pl.DataFrame, columns: list[Column] | tuple[Column, ...], lang: str,
-               limit: int | None = None, *, order_by: str | None = None, note_text: str | None = None,
-               interactive: bool = True) -> Markup:
+               limit: int | None = None, *, order_by: str | bool | None = None, note_text: str | None = None,
+               interactive: bool = True, ascending: bool = False) -> Markup:
     """A table of ``columns`` of ``frame`` (the first ``limit`` rows, at most PAGE_ROWS): sortable,
     searchable and paginated in the page, first sorted by ``order_by`` (a column name, descending;
     default: the first euro column), every header with its definition on hover."""
@@ -231,11 +231,13 @@ def table_html(frame: pl.DataFrame, columns: list[Column] | tuple[Column, ...], 
             rows.append([(texts[i][r], order_values[i][r] if order_values[i] is not None else None, css[i])
                          for i in range(len(columns))])
     order_col = None
-    if order_by is not None:
+    if order_by is False:  # keep the frame's own order (e.g. urgency)
+        order_col = None
+    elif order_by is not None:
         order_col = next((i for i, c in enumerate(columns) if c.name == order_by), None)
-    if order_col is None:
+    if order_col is None and order_by is not False:
         order_col = next((i for i, c in enumerate(columns) if c.kind == "eur"), None)
-    order = json.dumps([[order_col, "desc"]] if order_col is not None else [])
+    order = json.dumps([[order_col, "asc" if ascending else "desc"]] if order_col is not None else [])
     heads = [_Head(label(c.label, lang), help_text(c.label, lang), css[i]) for i, c in enumerate(columns)]
     t = {
         "interactive": interactive, "order": order, "page_length": 10, "columns": heads, "rows": rows,

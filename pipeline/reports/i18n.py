@@ -170,6 +170,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "change_month": ("t.o.v. vorige maand", "vs last month"),
     "previous_month": ("Vorige maand", "Last month"),
     "change": ("Verschil", "Change"),
+    "change_month_eur": ("Prognose t.o.v. vorige maand", "Projection vs last month"),
     "last_year_same_point": ("vorig jaar op dit moment", "last year at this point"),
     "not_determinable": ("niet te bepalen", "not determinable"),
     "archive": ("Archief", "Archive"),
@@ -303,6 +304,8 @@ HELP: dict[str, tuple[str, str]] = {
                            "laatste drie maanden × de resterende maanden.",
                            "Expected outcome for the whole year: realised + expected late + the pace of the last "
                            "three months × the months left."),
+    "change_month_eur": ("Hoeveel de prognose jaareinde veranderde sinds het vorige maandeinde (marts.forecast_history).",
+                         "How much the projected year end changed since the previous month end (marts.forecast_history)."),
     "run_out_date": ("De datum waarop het plafond naar verwachting bereikt wordt; leeg als de prognose binnen het "
                      "plafond blijft.",
                      "The date the ceiling is expected to be reached; empty when the projection stays within it."),

@@ -577,10 +577,9 @@ def maandrapportage(ctx: _Context, municipality: str | None, title: str) -> str:
 CEILING_COLUMNS = (
     C("provider_agb_name", "provider"), C("ceiling_eur", "ceiling", "eur"), C("realised_eur", "realised", "eur"),
     C("share", "share", "pct"), C("expected_late_eur", "expected_late", "eur"),
-    C("projected_year_end_eur", "projected_year_end", "eur"), C("previous_eur", "previous_month", "eur", blank="–"),
-    C("change_eur", "change", "eur", blank="–"),
+    C("projected_year_end_eur", "projected_year_end", "eur"), C("change_eur", "change_month_eur", "eur", blank="–"),
     C("projected_run_out_date", "run_out_date", "date", blank="–"),
-    C("above_ceiling_eur", "above_ceiling", "eur"), C("above_kind", "above_kind"), C("alert_label", "alert"),
+    C("above_ceiling_eur", "above_ceiling", "eur"), C("alert_label", "alert"),
     C("request_increase_by", "request_by", "date", blank="–"), C("why", "why"),
 )
 
@@ -626,7 +625,7 @@ def plafondmonitor(ctx: _Context, insurer: str, title: str) -> str:
              help_text("expected_reclaim", lang)),
     ]
     headline_part = cards_html(cards) + (
-        table_html(table, CEILING_COLUMNS, lang, order_by=None) if not table.is_empty()
+        table_html(table, CEILING_COLUMNS, lang, order_by=False) if not table.is_empty()
         else none_html(_none(lang, "Geen plafonds voor deze verzekeraar in dit jaar.",
                              "No ceilings for this insurer this year.")))
     headline_part += note(_none(lang, "Gesorteerd op urgentie: bereikt, dan prognose boven plafond (vroegste datum "
@@ -747,13 +746,17 @@ def rekenfactor_page(ctx: _Context) -> str:
                                   "rekenfactoren door in de grafiek", "a year at the implied rekenfactor; the slider "
                                   "below tries other rekenfactors in the chart"), "", help_text("budget_effect", lang)))
     headline = cards_html(cards) + (
-        table_html(effects, RF_COLUMNS, lang, order_by="budget_effect_eur") if not effects.is_empty()
+        table_html(effects, RF_COLUMNS, lang, order_by="budget_effect_eur", ascending=True,
+                   note_text=_none(lang, "Gesorteerd op budgeteffect: de grootste besparing bij de impliciete "
+                                         "rekenfactor eerst.", "Sorted by budget effect: the largest saving at the "
+                                         "implied rekenfactor first.")) if not effects.is_empty()
         else none_html(_none(lang, "Geen rekenfactorgegevens.", "No rekenfactor figures.")))
 
     share_table = shares.pivot(on="band_class", index="product_code", values="share").sort("product_code")
     share_table = ctx.names.add(share_table, "product", "product_code")
     share_table = share_table.with_columns(
-        pl.lit(None, dtype=pl.Float64).alias(c) for c in F.BAND_CLASSES if c not in share_table.columns)
+        pl.lit(None, dtype=pl.Float64).alias(c) for c in F.BAND_CLASSES if c not in share_table.columns
+    ).with_columns(pl.col(c).fill_null(0.0) for c in F.BAND_CLASSES)
     band_part = [
         figure_html(F.fig_band_positions(band, lang), "rekenfactor-bandpositie",
                     _none(lang, "Geen toewijzingen met een band.", "No allocations with a band.")),
@@ -815,6 +818,7 @@ def datakwaliteit_page(ctx: _Context) -> str:
         pl.coalesce(pl.col("source_file").str.extract(FILE_MONTH, 1),
                     pl.col("loaded_at").dt.strftime("%Y-%m")).alias("file_month"),
         pl_value_label(pl.col("status"), lang).alias("status_label"),
+        pl_value_label(pl.col("kind"), lang).alias("kind_label"),
     ).with_columns(
         pl.when(pl.col("_reconciles")).then(pl.lit(label("yes", lang))).otherwise(pl.lit(label("no", lang))).alias("reconciles"),
         pl.col("file_month").str.to_date("%Y-%m", strict=False).alias("month"),
@@ -839,7 +843,7 @@ def datakwaliteit_page(ctx: _Context) -> str:
     cards = [
         Card(label("files", lang), fmt_num(summary.height, lang), f"{fmt_num(received, lang)} {_none(lang, 'rijen ontvangen', 'rows received')}"),
         Card(label("rows_quarantined", lang), fmt_num(summary["rows_quarantined"].sum(), lang),
-             fmt_pct(summary["rows_quarantined"].sum() / received, lang) + _none(lang, " van de ontvangen rijen", " of the rows received")
+             fmt_pct(summary["rows_quarantined"].sum() / received, lang, 2) + _none(lang, " van de ontvangen rijen", " of the rows received")
              if received else "", "amber" if summary["rows_quarantined"].sum() > 0 else "good",
              help_text("rows_quarantined", lang)),
         Card(_none(lang, "Sluit niet aan", "Does not reconcile"), fmt_num(not_reconciled, lang),
@@ -877,7 +881,7 @@ def datakwaliteit_page(ctx: _Context) -> str:
         note(_none(lang, "De maand komt uit de bestandsnaam (bijvoorbeeld _2026-03), anders de maand van ontvangst.",
                    "The month comes from the file name (for example _2026-03), else the month received.")),
         heading(label("files_with_problem", lang) + f" ({fmt_num(problems.height, lang)} {_none(lang, 'van', 'of')} {fmt_num(summary.height, lang)})"),
-        table_html(problems, (C("source_file", "source_file"), C("kind", "kind"),
+        table_html(problems, (C("source_file", "source_file"), C("kind_label", "kind"),
                               C("rows_received", "rows_received", "int"), C("rows_loaded", "rows_loaded", "int"),
                               C("rows_quarantined", "rows_quarantined", "int"), C("q_share", "share", "pct"),
                               C("reconciles", "reconciles"), C("reasons", "reason")), lang, order_by="rows_quarantined")
