@@ -693,8 +693,10 @@ def _tariff_cents(product_idx: np.ndarray, year_2026: np.ndarray) -> np.ndarray:
     return np.where(year_2026, idx26[product_idx], base[product_idx])
 
 
-def _allocation_months(base: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """One row per effective allocation × month from its start month to min(end, 2026-12)."""
+def _allocation_months(base: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One row per effective allocation × month with declared care in the window (to 2026-12), and
+    the same rows before the window (aid, k, mi, max, share of the allocation's days), which are
+    never exported but count towards an allocation's total (§3, TR322)."""
     a = base.filter(~pl.col("deleted")).select(  # only what the lines need: this frame gets long
         "aid", "tmpl", "bsn", "muni", "law", "provider", "category", "allocation_number", "start", "end_eff",
         "care_end", "line_end", "volume", "is_budget", "budget_cents", "declared_product")
@@ -724,7 +726,19 @@ def _allocation_months(base: pl.DataFrame, as_of: date) -> pl.DataFrame:
     vol = am["volume"].to_numpy().astype(np.float64)
     freq, unit = T_FREQ[tm], T_UNIT[tm]
     output = np.isin(unit, ["82", "83"])
-    sum_monthly = np.bincount(row, weights=np.nan_to_num(mx), minlength=len(a))[row]
+    # months before the window: their maxima complete the sum of monthly maxima
+    pre_n = np.maximum(np.minimum(m1, -1) - m_start + 1, 0)
+    prow = np.repeat(np.arange(len(a)), pre_n)
+    pmi = m_start[prow] + (np.arange(len(prow)) - np.repeat(np.cumsum(pre_n) - pre_n, pre_n))
+    ps, pe = start[prow], a["end_eff"].to_numpy()[prow]
+    pp0, pp1 = np.maximum(ps, month_start(pmi)), np.minimum(end_c[prow], month_end(pmi))
+    ptm = a["tmpl"].to_numpy()[prow]
+    pmx = monthly_max(a["volume"].to_numpy()[prow], T_UNIT[ptm], T_FREQ[ptm], T_LAW[ptm], T_CAT[ptm], ps, pe, pp0, pp1)
+    pmx = np.where(a["is_budget"].to_numpy()[prow], np.nan, pmx)
+    pre = pl.DataFrame({"aid": a["aid"].to_numpy()[prow], "k": pmi - m_start[prow], "mi": pmi, "max": pmx,
+                        "share": (pp1 - pp0 + 1) / np.maximum(pe - ps + 1, 1)})
+    sum_monthly = (np.bincount(row, weights=np.nan_to_num(mx), minlength=len(a))
+                   + np.bincount(prow, weights=np.nan_to_num(pmx), minlength=len(a)))[row]
     total = np.full(len(row), np.nan)
     total = np.where(freq == "1", vol * (e - s + 1), total)
     total = np.where((freq == "2") & ~output, vol * iso_weeks_touched(s, e), total)
@@ -732,13 +746,13 @@ def _allocation_months(base: pl.DataFrame, as_of: date) -> pl.DataFrame:
     total = np.where(freq == "4", vol * (month_index(e) - month_index(s) + 1), total)
     total = np.where(freq == "6", vol, total)
     total = np.where(e < 0, np.nan, total)
-    return am.with_columns(pl.Series("max", mx), pl.Series("total_max", total))
+    return am.with_columns(pl.Series("max", mx), pl.Series("total_max", total)), pre
 
 
 def _declaration_lines(seed: int, base: pl.DataFrame, providers: pl.DataFrame, as_of: date):
     """Base debit lines (one per allocation × month with care) plus utilisation per allocation."""
     rng = np.random.default_rng([seed, 20])
-    am = _allocation_months(base, as_of)
+    am, pre = _allocation_months(base, as_of)
     n = am.height
     n_alloc = base.height
     role = providers["role"].to_numpy().astype(str)[am["provider"].to_numpy()]
@@ -792,7 +806,25 @@ def _declaration_lines(seed: int, base: pl.DataFrame, providers: pl.DataFrame, a
         pl.Series("vol", vol), pl.Series("line_unit", line_unit), pl.Series("tariff", tariff),
         pl.Series("amount", amount), pl.Series("prod_idx", dprod), pl.Series("in_minutes", in_minutes),
     ).filter((pl.col("vol") > 0) & (pl.col("mi") >= 0) & (pl.col("mi") <= 23))
-    return lines, u_alloc
+    # the volume declared before the window, drawn as in the window but never exported: a strict
+    # municipality counts it towards the allocation's total (TR322), so its rejections of allocations
+    # that started before the window do not start at zero
+    rp = np.random.default_rng([seed, 23])
+    p_aid, p_k = pre["aid"].to_numpy(), pre["k"].to_numpy()
+    p_mx, p_tm = np.nan_to_num(pre["max"].to_numpy()), base["tmpl"].to_numpy()[p_aid]
+    p_role = providers["role"].to_numpy().astype(str)[base["provider"].to_numpy()[p_aid]]
+    p_peak = peak_alloc[p_aid] & (T_FREQ[p_tm] == "2") & np.isin(T_UNIT[p_tm], ["04", "16", "14", "82"])
+    p_over = p_role == "overshoot"
+    p_season = SEASON_USE[pre["mi"].to_numpy() % 12]
+    p_x = (p_mx * u_alloc[p_aid] * p_season * np.exp(rp.normal(0.0, 0.12, len(p_aid)))
+           * np.where(p_peak, np.where(p_k < 2, 1.3, 0.85), 1.0) * np.where(p_over, 1.18, 1.0))
+    p_x = _stoch_round(rp, p_x).astype(np.float64)
+    p_x = np.where(p_over | ((p_role == "peaky") & p_peak & (p_k < 2)), p_x, np.minimum(p_x, p_mx))
+    p_total = base["volume"].to_numpy()[p_aid] * u_alloc[p_aid] * np.where(p_over, 1.15, 1.0)
+    p_x = np.where(T_FREQ[p_tm] == "6", np.floor(p_total * pre["share"].to_numpy() * p_season), p_x)
+    p_x = np.where(rp.random(len(p_aid)) < 0.04, 0.0, p_x)  # months without care
+    pre_vau = np.bincount(p_aid, weights=p_x, minlength=n_alloc)
+    return lines, u_alloc, pre_vau
 
 
 def _declaration_month(seed: int, lines: pl.DataFrame, providers: pl.DataFrame) -> np.ndarray:
@@ -814,7 +846,7 @@ def _declaration_month(seed: int, lines: pl.DataFrame, providers: pl.DataFrame) 
 def _build_declarations(seed: int, base: pl.DataFrame, providers: pl.DataFrame, as_of: date):
     """Every declaration line (debits, credits, corrections, errors), messages and answers."""
     rng = np.random.default_rng([seed, 30])
-    lines, u_alloc = _declaration_lines(seed, base, providers, as_of)
+    lines, u_alloc, pre_vau = _declaration_lines(seed, base, providers, as_of)
     lines = lines.with_columns(pl.Series("dm", _declaration_month(seed, lines, providers)))
     # cumulative volume per allocation (in the allocation's unit), for the total check
     lines = lines.sort("aid", "mi").with_columns(
@@ -827,8 +859,8 @@ def _build_declarations(seed: int, base: pl.DataFrame, providers: pl.DataFrame, 
     sloppy = providers["sloppy"].to_numpy()[lines["provider"].to_numpy()]
     rate = np.where(sloppy, 3.0, 1.0)
     over_period = (vau > mx + 1e-9) & ~np.isnan(mx)
-    starts_in_window = lines["start"].to_numpy() >= day_number(DATA_START)
-    over_total = starts_in_window & (lines["cum_vau"].to_numpy() > lines["total_max"].to_numpy() + 1e-9)
+    cum_vau = lines["cum_vau"].to_numpy() + pre_vau[lines["aid"].to_numpy()]  # with the months before the window
+    over_total = cum_vau > lines["total_max"].to_numpy() + 1e-9
     code = np.full(n, "", dtype="<U9")
     code = np.where(strict & over_total, "9322", code)
     code = np.where(strict & over_period, "9321", code)
