@@ -120,6 +120,14 @@ def _close_connections():
     yield
     while OPEN:
         OPEN.pop().close()
+    # the property tests keep their warehouse on the test function (one per test, across
+    # examples): drop it, or the closed connection lives until the interpreter ends and nanobind
+    # reports it and its types as leaked instances
+    for function in list(globals().values()):
+        target = getattr(function, "hypothesis", None)
+        for owner in (function, getattr(target, "inner_test", None)):
+            if owner is not None and hasattr(owner, "_wh"):
+                delattr(owner, "_wh")
     gc.collect()  # hypothesis keeps frames of examples in cycles; free their DuckDB objects now
 
 

@@ -135,11 +135,11 @@ def reevaluate(conn: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
         a, b, ref = key
         conn.execute(f"""
             insert into _keys
-            select distinct {a}, {b}, {ref} from (
-                select {a}, {b}, {ref}, previous_reference_number from raw.{kind}
-                union all select {a}, {b}, {ref}, previous_reference_number from {held}) r
-            where previous_reference_number is not null and exists (
-                select 1 from _keys k where k.{a} = r.{a} and k.{b} = r.{b} and k.{ref} = r.previous_reference_number)""")
+            select distinct r.{a}, r.{b}, r.{ref} from (
+                select {a}, {b}, {ref}, previous_reference_number from raw.{kind} where previous_reference_number is not null
+                union all select {a}, {b}, {ref}, previous_reference_number from {held}
+                where previous_reference_number is not null) r
+            semi join _keys k on k.{a} = r.{a} and k.{b} = r.{b} and k.{ref} = r.previous_reference_number""")
         conn.execute(f"create or replace temp table _distinct_keys as select distinct {cols} from _keys")
         _key_table(conn, kind, "_keys")
         conn.execute(f"insert into _keys select {cols} from _distinct_keys")
@@ -160,25 +160,38 @@ def reevaluate(conn: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
     order = "_first, source_file, source_row"
     if rule.credits:
         a, b, ref = key
+        # hash joins and a grouping, not a window over every row: only keys held more than once
+        # are ranked, and credits find their debit by a join
         conn.execute(f"""
             create or replace temp table _eval as
-            with ranked as (
-                select *, row_number() over (partition by {cols} order by {order}) as _rank from _cand),
+            with repeated as (select {cols} from _cand group by all having count(*) > 1),
+            duplicates as (
+                select source_file, source_row from (
+                    select source_file, source_row,
+                           row_number() over (partition by {cols} order by {order}) as _rank
+                    from _cand semi join repeated using ({cols}))
+                where _rank > 1),
+            ranked as (
+                select c.*, d.source_row is not null as _dup from _cand c
+                left join duplicates d using (source_file, source_row)),
             debits as (
-                select {a}, {b}, {ref} from ranked where _rank = 1 and debit_credit = 'D'
-                union all
-                select r.{a}, r.{b}, r.{ref} from raw.{kind} r
-                semi join (select {a}, {b}, previous_reference_number as {ref} from ranked
-                           where debit_credit = 'C') c on ({_eq('r', 'c', key)})
-                anti join _keys k on ({_eq('r', 'k', key)})
-                where r.debit_credit = 'D')
-            select source_file, source_row, _loc, _old,
-                   case when _rank > 1 then 'duplicate_reference'
-                        when debit_credit = 'C' and not exists (
-                            select 1 from debits d where d.{a} = ranked.{a} and d.{b} = ranked.{b}
-                            and d.{ref} = ranked.previous_reference_number) then 'credit_without_debit'
+                select distinct {a}, {b}, {ref} from (
+                    select {a}, {b}, {ref} from ranked where not _dup and debit_credit = 'D'
+                    union all
+                    select r.{a}, r.{b}, r.{ref} from raw.{kind} r
+                    semi join (select {a}, {b}, previous_reference_number as {ref} from ranked
+                               where debit_credit = 'C') c on ({_eq('r', 'c', key)})
+                    anti join _keys k on ({_eq('r', 'k', key)})
+                    where r.debit_credit = 'D')),
+            credited as (
+                select c.source_file, c.source_row from ranked c
+                join debits d on d.{a} = c.{a} and d.{b} = c.{b} and d.{ref} = c.previous_reference_number
+                where c.debit_credit = 'C')
+            select r.source_file, r.source_row, r._loc, r._old,
+                   case when r._dup then 'duplicate_reference'
+                        when r.debit_credit = 'C' and k.source_row is null then 'credit_without_debit'
                    end as _new
-            from ranked""")
+            from ranked r left join credited k using (source_file, source_row)""")
     elif kind == "delivered_hours":
         conn.execute(f"""
             create or replace temp table _eval as
