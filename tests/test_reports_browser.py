@@ -89,6 +89,9 @@ def test_every_report_renders_in_chromium(browser, pages, tmp_path):
             shot = tmp_path / f"nl_{path.stem}_{width}.png"
             page.screenshot(path=str(shot), full_page=True)
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            cut = page.evaluate(
+                "Array.from(document.querySelectorAll('table')).filter(t => t.getBoundingClientRect().right > "
+                "t.closest('section').getBoundingClientRect().right + 1).map(t => t.closest('section').id)")
             page.close()
             shutil.copy(shot, SCREENS / shot.name)
             assert errors == [], f"{path.name}: {errors}"
@@ -97,6 +100,7 @@ def test_every_report_renders_in_chromium(browser, pages, tmp_path):
             expected = path.read_text(encoding="utf-8").count('class="plotly-graph-div"')
             assert len(counts) == expected, path.name
             assert overflow <= 0, f"{path.name} is wider than the window at {width} px"
+            assert cut == [], f"{path.name}: tables wider than their section at {width} px: {cut}"
             if path.name != "index.html":
                 assert counts, f"{path.name} has no figure"
 

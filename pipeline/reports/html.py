@@ -85,6 +85,17 @@ details.legend dd { margin-left: 12px; }
 .tile p { margin: 3px 0; font-size: 13px; }
 ol.changes li { margin: 6px 0; }
 table.dt td, table.dt th { font-size: 12.5px; }
+td { overflow-wrap: anywhere; }
+td.num, td.nw { overflow-wrap: normal; }
+@media (max-width: 1280px) {
+  main { padding: 8px 16px 24px; }
+  section { padding: 12px 12px 14px; }
+  table, table.dt td, table.dt th { font-size: 11.5px; }
+  td, th { padding: 4px 4px; }
+  table.dataTable thead > tr > th.dt-orderable-asc, table.dataTable thead > tr > th.dt-orderable-desc { padding-right: 18px; }
+  td.why { min-width: 140px; }
+  .opt { display: none; }
+}
 @page { size: A4 landscape; margin: 10mm; }
 @media print {
   body { background: #fff; }
@@ -189,13 +200,9 @@ def _order_value(column: Column) -> pl.Expr | None:
 
 
 def _css(column: Column) -> str:
-    if column.kind in NUMERIC_KINDS:
-        return "num"
-    if column.name == "why":
-        return "why"
-    if column.kind in ("date", "month"):
-        return "nw"
-    return ""
+    css = ("num" if column.kind in NUMERIC_KINDS else "why" if column.name == "why"
+           else "nw" if column.kind in ("date", "month") else "")
+    return f"{css} opt".strip() if column.optional else css
 
 
 @dataclasses.dataclass(frozen=True)

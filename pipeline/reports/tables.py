@@ -28,6 +28,7 @@ class Column:
     kind: str = "text"  # text, eur, pct, num, int, date, month
     decimals: int | None = None  # euros: 0 in pages unless given
     blank: str | None = None  # the text of a null cell ('' unless given, e.g. 'niet te bepalen')
+    optional: bool = False  # left out of the page below 1280 px (and in print); always in the workbook
 
 
 @dataclasses.dataclass(frozen=True)

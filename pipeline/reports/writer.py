@@ -49,32 +49,33 @@ SHEETS = {
 
 ALLOCATION_COLUMNS = (
     C("municipality_code_name", "municipality"), C("law", "law"), C("allocation_number", "allocation_number"),
-    C("provider_agb_name", "provider"), C("product_category_name", "product_category"), C("product_code_name", "product_code"),
+    C("provider_agb_name", "provider"), C("product_category_name", "product_category", optional=True), C("product_code_name", "product_code"),
 )
 LIST_COLUMNS: dict[str, tuple[C, ...]] = {
     "real_overshoots": (*ALLOCATION_COLUMNS, C("total_max_volume", "total_max_volume", "num"),
-                        C("requested_volume", "requested_volume", "num"), C("delivered_volume", "delivered_volume", "num"), C("excess_volume", "excess_volume", "num"),
+                        C("requested_volume", "requested_volume", "num"), C("delivered_volume", "delivered_volume", "num", optional=True), C("excess_volume", "excess_volume", "num", optional=True),
                         C("excess_eur", "excess_eur", "eur"), C("why", "why")),
     "period_overshoots": (*ALLOCATION_COLUMNS, C("month", "month", "month"), C("max_volume", "max_volume", "num"),
-                          C("requested_volume", "requested_volume", "num"), C("delivered_volume", "delivered_volume", "num"), C("excess_volume", "excess_volume", "num"),
+                          C("requested_volume", "requested_volume", "num"), C("delivered_volume", "delivered_volume", "num", optional=True), C("excess_volume", "excess_volume", "num", optional=True),
                           C("excess_eur", "excess_eur", "eur"), C("why", "why")),
     "underused": (*ALLOCATION_COLUMNS, C("shown_utilisation", "utilisation", "pct"), C("reason_label", "underuse_reason"),
-                  C("suggested_product_code_name", "suggested_product_code", blank="–"), C("committed_eur", "committed_eur", "eur"),
+                  C("suggested_product_code_name", "suggested_product_code", blank="–", optional=True), C("committed_eur", "committed_eur", "eur"),
                   C("why", "why")),
     "budget_alerts": (C("municipality_code_name", "municipality"), C("law", "law"), C("product_category_name", "product_category"),
                       C("year", "year"), C("budget_eur", "budget", "eur"), C("forecast_eur", "forecast", "eur"),
                       C("exhaustion", "exhaustion", "pct"), C("why", "why")),
     "ceiling_alerts": (C("payer_code_name", "payer"), C("provider_agb_name", "provider"), C("year", "year"),
-                       C("ceiling_eur", "ceiling", "eur"), C("realised_eur", "realised", "eur"), C("share", "share", "pct"),
-                       C("expected_late_eur", "expected_late", "eur"), C("projected_year_end_eur", "projected_year_end", "eur"),
+                       C("ceiling_eur", "ceiling", "eur"), C("realised_eur", "realised", "eur", optional=True), C("share", "share", "pct"),
+                       C("expected_late_eur", "expected_late", "eur", optional=True),
+                       C("projected_year_end_eur", "projected_year_end", "eur"),
                        C("projected_run_out_date", "run_out_date", "date"), C("above_ceiling_eur", "above_ceiling", "eur"),
-                       C("above_kind", "above_kind"), C("alert_label", "alert"), C("request_increase_by", "request_by", "date"),
+                       C("above_kind", "above_kind", optional=True), C("alert_label", "alert"), C("request_increase_by", "request_by", "date"),
                        C("why", "why")),
     "hours_agreement": (C("payer_code_name", "payer"), C("provider_agb_name", "provider"), C("year", "year"),
                         C("client_months", "client_months", "int"), C("avg_hours_per_client_month", "avg_hours", "num2"),
-                        C("avg_hours_full_months", "avg_hours_full", "num2"),
+                        C("avg_hours_full_months", "avg_hours_full", "num2", optional=True),
                         C("max_hours_per_client_month", "urenafspraak", "num2"), C("excess_hours", "excess_hours", "num"),
-                        C("avg_hourly_tariff_eur", "hourly_tariff", "eur"), C("expected_reclaim_eur", "expected_reclaim", "eur"),
+                        C("avg_hourly_tariff_eur", "hourly_tariff", "eur", optional=True), C("expected_reclaim_eur", "expected_reclaim", "eur"),
                         C("why", "why")),
     "late": (C("municipality_code_name", "municipality"), C("provider_agb_name", "provider"), C("month", "month", "month"),
              C("lines", "lines", "int"), C("late_lines", "late_lines", "int"), C("late_amount_eur", "late_amount", "eur"),
@@ -398,10 +399,11 @@ def _judged_until(as_of: dt.date, late_after_months: int = 3) -> dt.date:
 
 
 MUNICIPAL_CEILING_COLUMNS = (
-    C("provider_agb_name", "provider"), C("ceiling_eur", "ceiling", "eur"), C("realised_eur", "realised", "eur"),
+    C("provider_agb_name", "provider"), C("ceiling_eur", "ceiling", "eur"),
+    C("realised_eur", "realised", "eur", optional=True),
     C("share", "share", "pct"), C("projected_year_end_eur", "projected_year_end", "eur"),
     C("projected_run_out_date", "run_out_date", "date", blank="–"), C("above_ceiling_eur", "above_ceiling", "eur"),
-    C("above_kind", "above_kind"), C("alert_label", "alert"), C("why", "why"),
+    C("above_kind", "above_kind", optional=True), C("alert_label", "alert"), C("why", "why"),
 )
 
 
@@ -576,11 +578,11 @@ def maandrapportage(ctx: _Context, municipality: str | None, title: str) -> str:
 
 CEILING_COLUMNS = (
     C("provider_agb_name", "provider"), C("ceiling_eur", "ceiling", "eur"), C("realised_eur", "realised", "eur"),
-    C("share", "share", "pct"), C("expected_late_eur", "expected_late", "eur"),
+    C("share", "share", "pct"), C("expected_late_eur", "expected_late", "eur", optional=True),
     C("projected_year_end_eur", "projected_year_end", "eur"), C("change_eur", "change_month_eur", "eur", blank="–"),
     C("projected_run_out_date", "run_out_date", "date", blank="–"),
     C("above_ceiling_eur", "above_ceiling", "eur"), C("alert_label", "alert"),
-    C("request_increase_by", "request_by", "date", blank="–"), C("why", "why"),
+    C("request_increase_by", "request_by", "date", blank="–", optional=True),
 )
 
 
