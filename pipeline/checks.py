@@ -169,10 +169,11 @@ def as_of_note(as_of, first_day, last_day) -> tuple[str, str] | None:
 def as_of_within_data(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
                       settings: MetricSettings) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:
-        first_day, last_day = fetch_one(conn, """
-            select min(d0), max(d1) from (
-                select min(declared_on) as d0, max(declared_on) as d1 from staging.declaration_lines
-                union all select min(cast(submitted_on as date)), max(cast(submitted_on as date)) from staging.zvw_lines)""")
+        present = {t for (t,) in conn.execute(
+            "select table_name from duckdb_tables() where schema_name = 'staging'").fetchall()}
+        parts = [f"select min({c}) as d0, max({c}) as d1 from staging.{t}" for t, c in (
+            ("declaration_lines", "declared_on"), ("zvw_lines", "cast(submitted_on as date)")) if t in present]
+        first_day, last_day = fetch_one(conn, f"select min(d0), max(d1) from ({' union all '.join(parts)})")
         as_of = settings.as_of_date(last_day)
         note = as_of_note(as_of, first_day, last_day)
         conn.execute(AS_OF_NOTE_DDL)

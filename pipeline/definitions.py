@@ -41,7 +41,9 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
         for p in folder.rglob("*") if p.is_file()
     )
     # a stable digest (Python's hash() differs between processes, and sensors run in several)
-    listing = "\n".join(f"{p}|{p.stat().st_mtime_ns}|{p.stat().st_size}" for p in files)
+    # ctime and inode too: a corrected file that keeps its size and modification time is a change
+    stats = [(p, p.stat()) for p in files]
+    listing = "\n".join(f"{p}|{st.st_mtime_ns}|{st.st_size}|{st.st_ctime_ns}|{st.st_ino}" for p, st in stats)
     fingerprint = hashlib.sha256(listing.encode()).hexdigest()
     if files and fingerprint != context.cursor:
         context.update_cursor(fingerprint)

@@ -571,3 +571,36 @@ def test_xlsx_formula_without_a_stored_value_refuses_the_workbook_with_its_reaso
     assert "L3" in result.message
     assert env.value("select distinct reason_code from raw.quarantine") == [("xlsx_formula_without_value",)]
     assert env.value("select count(*) from raw.allocations") == [(0,)]  # volume never read as empty
+
+
+def test_moved_rows_reach_staging_as_a_full_build_would(data_root, monkeypatch):
+    """A re-evaluation moves rows of a file that did not change (the credit of an earlier month
+    whose debit arrives now): the incremental staging build must pick them up exactly as a full
+    build does."""
+    from conftest import materialize
+
+    folder = data_root / "inbox" / "declarations"
+    header = (folder / "declaraties_0361_2025-02.csv").read_text().splitlines()[0]
+    line = "12345678,0361,wmo,M9,D9,2025-01-01,2025-01-31,2025-02-06,{ref},{prev},999900006,1001,02,02A03," \
+           "2025-01-01,2025-01-31,2,04,60.00,120.00,{dc}"
+    (folder / "late_credit_0361_2025-02.csv").write_text(
+        header + "\n" + line.format(ref="RC1", prev="RD1", dc="C") + "\n")
+    staging = dg.AssetSelection.assets(dg.AssetKey(["staging", "declaration_lines"])).upstream()
+    assert materialize(data_root, selection=staging).success
+    lines = "select source_file, source_row, net_amount_eur from staging.declaration_lines order by all"
+    with duckdb.connect(str(data_root / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute("select reason_code from raw.quarantine where source_file like '%late_credit%'"
+                            ).fetchall() == [("credit_without_debit",)]
+    (folder / "late_debit_0361_2025-03.csv").write_text(header + "\n" + line.format(ref="RD1", prev="", dc="D") + "\n")
+    assert materialize(data_root, selection=staging).success
+    with duckdb.connect(str(data_root / "warehouse.duckdb"), read_only=True) as conn:
+        partial = conn.execute(lines).fetchall()
+        modes = dict(conn.execute("select table_name, mode from meta.builds").fetchall())
+        assert conn.execute("select count(*) from raw.quarantine where source_file like '%late_credit%'"
+                            ).fetchall() == [(0,)]
+    assert any(f.endswith("late_credit_0361_2025-02.csv") and amount == -120 for f, _, amount in partial)
+    assert modes.get("staging.declaration_lines") == "incremental"
+    monkeypatch.setenv("ZORG_FULL_REBUILD", "1")
+    assert materialize(data_root, selection=staging).success
+    with duckdb.connect(str(data_root / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute(lines).fetchall() == partial
