@@ -10,7 +10,16 @@ The generator plays a Dutch municipal region (six municipalities) and three heal
 handing their exports to controllers: allocations (toewijzingen), monthly declarations
 (iWmo/iJw 323 content), answers (325 content: rejected lines and declaration-level rows),
 start/stop events, wijkverpleging declarations, hours registered by some providers, and the
-reference tables (products, ceilings, budgets).
+reference tables (products, ceilings, budgets, organisations).
+
+The region is in steady state when its exports begin (January 2025, the observation window of
+metrics.md §1): allocations come from a growing, seasonal inflow since January 2021 and no care
+lasts four years, so the population in care is stationary at the window's start; allocations are
+exported with their whole history, declarations and start/stop messages from the window on.
+New care, ended care, growth per municipality and insurer and seasonality are parameters; the
+generator also plants what the pipeline should find (ceilings and budgets overrun, stops sent
+late, allocations left open after a stop, care declared after a stop) and writes all of it,
+parameters and truth, to ``summary.json``.
 
 Design:
 
@@ -981,8 +990,7 @@ def _messages(seed: int, lines: pl.DataFrame, as_of: date):
     declared = month_end(msgs["dm"].to_numpy()) + rng.integers(1, 21, m)
     r = rng.random(m)
     wd = np.where(r < 0.90, rng.integers(2, 16, m), rng.integers(16, 31, m))
-    nl_holidays = np.array(sorted(holidays.country_holidays("NL", years=range(2024, 2029)).keys()),
-                           dtype="datetime64[D]")
+    nl_holidays = _nl_holidays()
     answered = np.busday_offset(declared.astype("datetime64[D]"), wd, roll="forward",
                                 holidays=nl_holidays).astype(np.int64)
     as_of_day = day_number(as_of)
@@ -1032,8 +1040,7 @@ def _finalise_declarations(seed: int, holder: dict[str, pl.DataFrame], as_of: da
     vm2 = vm.with_columns(pl.lit(1, pl.Int8).alias("msg_seq"),
                           (pl.col("answered") + pl.Series(resend_gap)).alias("declared"))
     rr = np.random.default_rng([seed, 42])
-    nl_holidays = np.array(sorted(holidays.country_holidays("NL", years=range(2024, 2029)).keys()),
-                           dtype="datetime64[D]")
+    nl_holidays = _nl_holidays()
     ans2 = np.busday_offset(vm2["declared"].to_numpy().astype("datetime64[D]"), rr.integers(2, 12, vm2.height),
                             roll="forward", holidays=nl_holidays).astype(np.int64)
     vm2 = vm2.with_columns(pl.Series("answered", ans2), pl.lit(False).alias("void"))
