@@ -169,8 +169,8 @@ def _ceilings() -> pl.DataFrame:
 def test_ceiling_table_sorted_by_urgency_with_reasons():
     table = T.ceiling_table(_ceilings(), "nl")
     assert table["provider_agb"].to_list() == ["reached", "over", "seventy", "ok"]
-    assert table["why"][0] == "plafond bereikt op 20-08-2026: 110,0% van € 100.000,00"
-    assert table["why"][1] == "prognose jaareinde € 130,00 > plafond € 100,00; bereikt rond 01-12-2026"
+    assert table["why"][0] == "plafond bereikt op 20-08-2026: 110,0% van € 100.000"
+    assert table["why"][1] == "prognose jaareinde € 130 > plafond € 100; bereikt rond 01-12-2026"
     assert table["why"][2] == "realisatie 75,0% ≥ 70%"
     assert table["above_kind"][0] == "onbetaald"
     assert T.ceiling_alerts(table).height == 3
@@ -532,7 +532,7 @@ def test_index_names_the_three_largest_changes_with_links(reports):
     items = re.findall(r'<li><a href="([^"]+)">([^<]+)</a>: ([^<]+)</li>', section)
     assert len(items) == 3
     # 0363 wmo moved 25,000; then the two ceilings and budgets that moved 4,000 (ceilings first by scope order)
-    assert items[0][0] == "maandrapportage_0363.html#kerncijfers" and "Amsterdam (0363), wmo" == items[0][1]
+    assert items[0][0] == "maandrapportage_0363.html#kerncijfers" and "Amsterdam (0363), Wmo" == items[0][1]
     assert "vorige maand € 115.000 (+€ 25.000)" in items[0][2]
     assert all(href.split("#")[0] in {p.name for p in reports.iterdir()} for href, _, _ in items)
     # traffic lights with their thresholds stated

@@ -186,6 +186,8 @@ def format_column(column: Column, lang: str) -> pl.Expr:
             shown = pl_fmt_month(c, lang)
         case _:
             shown = c.cast(pl.String)
+            if column.name == "law":
+                shown = shown.replace({"wmo": "Wmo", "jeugd": "Jeugd"})
     blank = column.blank if column.blank is not None else ""
     return _escape_free(shown).fill_null(blank)
 

@@ -319,9 +319,9 @@ def budget_alerts(exhaustion: pl.DataFrame, year: int, lang: str) -> pl.DataFram
             pl.concat_str(
                 [
                     _t(lang, "prognose ", "forecast "),
-                    pl_fmt_eur(pl.col("forecast_eur"), lang),
+                    pl_fmt_eur(pl.col("forecast_eur"), lang, 0),
                     pl.lit(" > budget "),
-                    pl_fmt_eur(pl.col("budget_eur"), lang),
+                    pl_fmt_eur(pl.col("budget_eur"), lang, 0),
                     _t(lang, " (uitputting ", " (exhaustion "),
                     pl_fmt_pct(pl.col("exhaustion"), lang),
                     pl.lit(")"),
@@ -426,7 +426,7 @@ def ceiling_table(ceilings: pl.DataFrame, lang: str) -> pl.DataFrame:
                     pl.lit(": "),
                     pl_fmt_pct(pl.col("share"), lang),
                     _t(lang, " van ", " of "),
-                    pl_fmt_eur(pl.col("ceiling_eur"), lang),
+                    pl_fmt_eur(pl.col("ceiling_eur"), lang, 0),
                 ]
             )
         )
@@ -435,9 +435,9 @@ def ceiling_table(ceilings: pl.DataFrame, lang: str) -> pl.DataFrame:
             pl.concat_str(
                 [
                     _t(lang, "prognose jaareinde ", "projected year end "),
-                    pl_fmt_eur(pl.col("projected_year_end_eur"), lang),
+                    pl_fmt_eur(pl.col("projected_year_end_eur"), lang, 0),
                     _t(lang, " > plafond ", " > ceiling "),
-                    pl_fmt_eur(pl.col("ceiling_eur"), lang),
+                    pl_fmt_eur(pl.col("ceiling_eur"), lang, 0),
                     pl.when(pl.col("projected_run_out_date").is_not_null())
                     .then(pl.concat_str([_t(lang, "; bereikt rond ", "; reached around "), pl_fmt_date(pl.col("projected_run_out_date"), lang)]))
                     .otherwise(pl.lit("")),

@@ -1090,7 +1090,7 @@ def index_page(ctx: _Context, entries: list[tuple[str, str, str]], *, archive: l
     for row in top.iter_rows(named=True):
         if row["scope"] == "budget":
             file = f"maandrapportage_{_slug(row['municipality_code'])}.html#kerncijfers"
-            scope = f"{ctx.names.label('municipality', row['municipality_code'])}, {row['law']}"
+            scope = f"{ctx.names.label('municipality', row['municipality_code'])}, {_law(row['law'])}"
         else:
             file = f"plafondmonitor_{_slug(row['payer_code'])}.html#kerncijfers"
             scope = f"{ctx.names.label('insurer', row['payer_code'])}: {ctx.names.label('provider', row['provider_agb'])}"
