@@ -551,3 +551,15 @@ def test_backtest_of_last_year_on_the_insurer_page(reports):
     part = page[page.index('id="prognose"'):page.index('id="opvolging"')]
     assert "Terugblik: prognose tegen uitkomst 2025" in part
     assert "4,8%" in part  # |250,000 - 262,500| / 262,500
+
+
+def test_indication_practice_per_municipality_side_by_side():
+    band = pl.DataFrame({
+        "product_code": ["X"] * 5, "municipality_code": ["0363", "0363", "0363", "0599", "0599"],
+        "band_position": [-0.5, 0.25, 0.5, 0.75, 1.0], "band_class": ["below", "low", "mid", "high", "high"],
+        "hours_per_week": [1.0, 2.5, 3.0, 3.5, 4.0]})
+    practice = F.indication_practice(band)
+    assert practice.select("municipality_code", "allocations", "median", "below_share").rows() == [
+        ("0363", 3, 0.25, 1 / 3), ("0599", 2, 0.875, 0.0)]
+    fig = F.fig_indication_practice(practice, "nl", {"0363": "Amsterdam (0363)"})
+    assert [t.name for t in fig.data] == ["Amsterdam (0363)", "0599"] and fig.layout.boxmode == "group"

@@ -128,7 +128,7 @@ FORECAST_HISTORY_COLUMNS: dict[str, pl.DataType] = {
 # $first_month). Each holds a row per provider, payer, file or product (and month) at most.
 ROW_READS: dict[str, tuple[tuple[str, ...] | None, str]] = {
     "budget_exhaustion": (None, "year = $year"),
-    "band_utilisation": (("product_code", "band_position", "band_class"), "true"),  # a point per allocation is drawn
+    "band_utilisation": (("product_code", "band_position", "band_class", "municipality_code", "hours_per_week"), "true"),  # a point per allocation is drawn
     "rekenfactor": (None, "true"),  # a row per product and municipality or provider
     "ceiling_position": (None, "year = $year"),
     "hours_per_client_month": (None, "year(month) = $year and month <= $as_of"),

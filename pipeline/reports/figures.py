@@ -703,3 +703,43 @@ def fig_forecast_history(history: pl.DataFrame, table: pl.DataFrame, year: int, 
     title = ("Prognose jaareinde aan het eind van elke maand, tegen het plafond" if lang == "nl"
              else "Projected year end at the end of each month, against the ceiling")
     return _style(fig, title, lang, height=120 + 230 * rows)
+
+
+# ------------------------------------------------------------------ Indication practice per municipality
+
+
+def indication_practice(band: pl.DataFrame) -> pl.DataFrame:
+    """Per product and municipality: allocations, quartiles of the band position and of the hours
+    a week, and the share below the band (metrics.md §5)."""
+    known = band.filter(pl.col("band_position").is_not_null(), pl.col("municipality_code").is_not_null())
+    pos, hours = pl.col("band_position"), pl.col("hours_per_week")
+    return (known.group_by("product_code", "municipality_code")
+            .agg(pl.len().alias("allocations"), pos.quantile(0.25, "linear").alias("q1"), pos.median().alias("median"),
+                 pos.quantile(0.75, "linear").alias("q3"), pos.min().alias("lowest"), pos.max().alias("highest"),
+                 hours.median().alias("median_hours"), (pl.col("band_class") == "below").mean().alias("below_share"))
+            .sort("product_code", "municipality_code"))
+
+
+def fig_indication_practice(practice: pl.DataFrame, lang: str, names: dict[str, str] | None = None) -> go.Figure | None:
+    """Band positions per product, a box per municipality side by side (drawn from their
+    quartiles, so the page stays small however many allocations there are)."""
+    if practice.is_empty():
+        return None
+    names = names or {}
+    fig = go.Figure()
+    municipalities = sorted(practice["municipality_code"].unique().to_list())[:MAX_SERIES]
+    for i, municipality in enumerate(municipalities):
+        mine = practice.filter(pl.col("municipality_code") == municipality)
+        name = names.get(municipality, municipality)
+        fig.add_trace(go.Box(
+            x=mine["product_code"].to_list(), q1=mine["q1"].to_list(), median=mine["median"].to_list(),
+            q3=mine["q3"].to_list(), lowerfence=mine["lowest"].to_list(), upperfence=mine["highest"].to_list(),
+            name=name, marker_color=_colour(i), customdata=mine["allocations"].to_list(),
+            hovertemplate="%{x}: " + name + "<extra></extra>"))
+    fig.add_hrect(y0=0, y1=1, fillcolor="#3a9d5d", opacity=0.08, line_width=0)
+    fig.update_layout(boxmode="group", legend_title_text=label("municipality", lang))
+    fig.update_yaxes(title=label("band_position", lang) + " (0 = min, 1 = max)")
+    fig.update_xaxes(title=label("product_code", lang), type="category")
+    title = ("Indicatiepraktijk: positie in de band per product, per gemeente" if lang == "nl"
+             else "Indication practice: band position per product, per municipality")
+    return _style(fig, title, lang, height=460)

@@ -195,6 +195,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "signal_no_allocation": ("Zonder toewijzing (€)", "Without allocation (€)"),
     "signal_duplicate_period": ("Dubbele periode (€)", "Double period (€)"),
     "total": ("Totaal", "Total"),
+    "hours_per_week": ("Uren per week (mediaan)", "Hours per week (median)"),
     "stops": ("Stops", "Stops"),
     "late_stops": ("Te late stopberichten", "Late stop messages"),
     "median_delay_days": ("Mediane vertraging (werkdagen)", "Median delay (working days)"),

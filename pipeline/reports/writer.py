@@ -789,6 +789,25 @@ def rekenfactor_page(ctx: _Context) -> str:
         table_html(by_provider, (C("provider_agb_name", "provider"), *RF_COLUMNS), lang, limit=20)
         if not by_provider.is_empty() else none_html(label("none", lang)),
     ]
+    practice = F.indication_practice(band)
+    practice_named = with_names(ctx.names.add(practice, "product", "product_code"), ctx.names)
+    municipality_names = dict(zip(practice_named["municipality_code"].to_list(),
+                                  practice_named["municipality_code_name"].to_list()))
+    practice_part = [
+        figure_html(F.fig_indication_practice(practice, lang, municipality_names), "rekenfactor-indicatiepraktijk",
+                    _none(lang, "Geen toewijzingen met een band per gemeente.", "No allocations with a band per municipality.")),
+        table_html(practice_named, (C("product_code_name", "product_code"), C("municipality_code_name", "municipality"),
+                                    C("allocations", "allocations", "int"), C("median", "band_position", "num2"),
+                                    C("median_hours", "hours_per_week", "num2"), C("below_share", "band_below", "pct")),
+                   lang, order_by="allocations",
+                   note_text=_none(lang, "Voor hetzelfde product: waar de gemeenten hun cliënten in de band laten landen "
+                                         "(mediaan) en hoeveel er onder de band blijven. Verschillen tussen gemeenten zijn "
+                                         "het begin van een gesprek over de rekenfactor.",
+                                   "For the same product: where each municipality's clients land in the band (median) "
+                                   "and how many stay below it. Differences between municipalities start a rekenfactor "
+                                   "discussion."))
+        if not practice.is_empty() else "",
+    ]
     peaks = ctx.data.allocations.peaks
     summary = ctx.summary(None)
     peak_part = [
@@ -800,6 +819,8 @@ def rekenfactor_page(ctx: _Context) -> str:
         section_html(label("headline", lang), headline, section_id="kerncijfers"),
         section_html(_none(lang, "Bandbreedte", "Bandwidth"), *band_part, section_id="band"),
         section_html(label("implied_rf", lang), *rf_part, *grain_part, section_id="rekenfactor"),
+        section_html(_none(lang, "Indicatiepraktijk per gemeente", "Indication practice per municipality"),
+                     *practice_part, section_id="indicatiepraktijk"),
         section_html("Disharmonisch factureren", *peak_part, section_id="pieken"),
     ]
     return page_html(label("rekenfactor_title", lang), _subtitle(ctx), sections, lang)
@@ -1113,8 +1134,16 @@ def index_page(ctx: _Context, entries: list[tuple[str, str, str]], *, archive: l
     groups_links: dict[str, list[tuple[str, str]]] = {}
     for group, file, title in entries:
         groups_links.setdefault(group, []).append((prefix + file, title))
-    lists = [(item.sheet, fmt_num(item.frame.height, lang) + " " + _none(lang, "rijen", "rows"),
-              LIST_MEANING[item.key][0 if lang == "nl" else 1]) for item in ctx.lists.values()]
+    def count(item: FollowUpList) -> str:
+        text = fmt_num(item.frame.height, lang) + " " + _none(lang, "rijen", "rows")
+        if item.key == "ceiling_alerts" and item.frame.height:
+            insurers = item.frame.filter(pl.col("payer_code").is_in(ctx.data.insurers)).height
+            text += _none(lang, f" ({insurers} bij zorgverzekeraars, {item.frame.height - insurers} bij gemeentelijke "
+                                "plafonds)", f" ({insurers} of insurers, {item.frame.height - insurers} of municipal "
+                                "ceilings)")
+        return text
+
+    lists = [(item.sheet, count(item), LIST_MEANING[item.key][0 if lang == "nl" else 1]) for item in ctx.lists.values()]
     links_part = render(INDEX_LINKS, groups=list(groups_links.items()), workbook_title=label("workbook", lang),
                         workbook=prefix + WORKBOOK, lists=lists)
     archive_part = render(INDEX_ARCHIVE, months=archive,
