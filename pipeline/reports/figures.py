@@ -352,7 +352,7 @@ def fig_cumulative_realisation(cumulative: pl.DataFrame, table: pl.DataFrame, ye
 
 
 def fig_hours_per_client(monthly: pl.DataFrame, agreement: pl.DataFrame, lang: str,
-                         max_providers: int = MAX_SERIES) -> go.Figure | None:
+                         max_providers: int = MAX_SERIES, immature_from: dt.date | None = None) -> go.Figure | None:
     """Hours per client per month against the urenafspraak: small multiples for the providers
     with the highest average relative to their agreement (at most ``max_providers``); the table
     under the chart has them all."""
@@ -373,12 +373,24 @@ def fig_hours_per_client(monthly: pl.DataFrame, agreement: pl.DataFrame, lang: s
     for i, provider in enumerate(providers):
         r, c = i // cols + 1, i % cols + 1
         mine = monthly.filter(pl.col("provider_agb") == provider).sort("month")
+        mature = mine if immature_from is None else mine.filter(pl.col("month") < immature_from)
         fig.add_trace(go.Scatter(
-            x=mine["month"].to_list(), y=mine["hours_per_client"].to_list(), mode="lines+markers",
+            x=mature["month"].to_list(), y=mature["hours_per_client"].to_list(), mode="lines+markers",
             name=label("hours_per_client", lang), legendgroup="hours", showlegend=i == 0,
             line={"color": "#1f5f8b"}, **MID_MONTH,
             hovertemplate="%{x|" + plotly_month_format(lang) + "}: %{y:,.2f}<extra>" + names.get(provider, provider) + "</extra>",
         ), row=r, col=c)
+        if immature_from is not None:
+            # the months still filling up: dotted and grey, joined to the last mature month
+            young = mine.filter(pl.col("month") >= immature_from)
+            joined = pl.concat([mature.tail(1), young]) if young.height else young
+            if young.height:
+                fig.add_trace(go.Scatter(
+                    x=joined["month"].to_list(), y=joined["hours_per_client"].to_list(), mode="lines+markers",
+                    name=label("immature_short", lang), legendgroup="young", showlegend=i == 0,
+                    line={"color": "#9aa5ad", "dash": "dot"}, marker={"symbol": "circle-open"}, **MID_MONTH,
+                    hovertemplate="%{x|" + plotly_month_format(lang) + "}: %{y:,.2f}<extra>" + label("immature_short", lang) + "</extra>",
+                ), row=r, col=c)
         limit = agreement.filter(pl.col("provider_agb") == provider)["max_hours_per_client_month"]
         if len(limit) and limit[0] is not None and len(mine):
             fig.add_trace(go.Scatter(

@@ -177,6 +177,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "key_changes": ("Grootste veranderingen sinds vorige maand", "Largest changes since last month"),
     "status_overview": ("Status in één oogopslag", "Status at a glance"),
     "incomplete_month": ("lopende maand, onvolledig", "current month, incomplete"),
+    "immature_short": ("nog niet volledig gedeclareerd", "not fully declared yet"),
     "immature_months": ("nog niet volledig:<br>declaraties komen nog binnen", "not complete yet:<br>declarations still arriving"),
     "not_judged_yet": ("nog niet te beoordelen:<br>regels kunnen nog op tijd komen", "cannot be judged yet:<br>lines may still come in time"),
     "technical_detail": ("Technische melding", "Technical message"),

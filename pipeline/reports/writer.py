@@ -643,8 +643,11 @@ def plafondmonitor(ctx: _Context, insurer: str, title: str) -> str:
         (note(_none(lang, f"De {more} minst urgente aanbieders staan alleen in de tabel.",
                     f"The {more} least urgent providers are only in the table.")) if more > 0 else ""),
         heading(label('hours_per_client', lang)),
-        figure_html(F.fig_hours_per_client(monthly, agreement, lang), _id("plafond", insurer, "uren"),
+        figure_html(F.fig_hours_per_client(monthly, agreement, lang, immature_from=_immature_from(ctx.as_of)),
+                    _id("plafond", insurer, "uren"),
                     _none(lang, "Geen uren per cliënt in dit jaar.", "No hours per client this year.")),
+        note(_none(lang, "Grijs gestippeld: maanden die nog niet volledig gedeclareerd zijn; die punten zakken daardoor vaak.",
+                   "Grey dotted: months not fully declared yet; those points often drop for that reason.")),
         table_html(agreement, _page(LIST_COLUMNS["hours_agreement"])[:-1], lang, order_by="expected_reclaim_eur")
         if not agreement.is_empty() else "",
     ]
