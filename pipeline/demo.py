@@ -1632,12 +1632,10 @@ def _ceilings_frame(seed: int, zl: pl.DataFrame, zprov: pl.DataFrame, contract: 
     d = wmo_lines.filter(pl.col("code") == "").with_columns(
         (pl.col("mi") // 12 + 2025).alias("year"),
         pl.when(pl.col("dc") == "C").then(-pl.col("amount_out")).otherwise(pl.col("amount_out")).alias("net"))
-    pairs = d.group_by("provider", "muni").agg(pl.col("net").sum()).sort("net", "provider", "muni", descending=True)
-    top = pairs.unique("provider", keep="first", maintain_order=True).head(4).with_columns(
-        (pl.int_range(pl.len()) % 2 == 0).alias("over"))  # the largest and the third go over their ceiling
-    mc = d.join(top.select("provider", "muni", "over"), on=["provider", "muni"]).group_by(
-        "provider", "muni", "year").agg(pl.col("net").sum(), pl.col("over").first()).sort("provider", "muni", "year")
-    mf = np.where(mc["over"].to_numpy(), 0.90, 1.15)
+    top = d.group_by("provider", "muni").agg(pl.col("net").sum()).sort("net", "provider", "muni", descending=True).head(4)
+    mc = d.join(top.select("provider", "muni"), on=["provider", "muni"]).group_by("provider", "muni", "year").agg(
+        pl.col("net").sum()).sort("provider", "muni", "year")
+    mf = np.where(mc["provider"].to_numpy() % 2 == 0, 0.90, 1.15)  # even provider index: over its ceiling
     muni_codes = [m[0] for m in MUNICIPALITIES]
     mcf = pl.DataFrame({
         "payer_code": _take(muni_codes, mc["muni"].to_numpy()),
