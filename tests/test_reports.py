@@ -409,6 +409,9 @@ def test_workbook_sheets_headers_and_formula_text(reports):
         assert table.tableStyleInfo.showRowStripes
         assert table.ref.startswith("A1:") and int(table.ref.split(":")[1].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")) == max(
             wb[name].max_row, 2), name
+    # the status column offers a drop-down
+    rule = wb["Totaaloverschrijdingen"].data_validations.dataValidation[0]
+    assert rule.type == "list" and "afgehandeld" in rule.formula1 and str(rule.sqref).startswith("Q2:")
     # names beside codes: the CBS name of 0363
     assert wb["Totaaloverschrijdingen"]["B2"].value == "Amsterdam"
     # whole volumes as whole numbers: Dutch Excel would show '#,##0.##' as "150,"

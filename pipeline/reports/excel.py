@@ -46,6 +46,9 @@ EXCEL_FORMATS = {
 }
 
 COVER = {"nl": "Toelichting", "en": "About"}
+# the status column's drop-down (free text stays possible in owner and note)
+STATUS_VALUES = {"nl": ["open", "in behandeling", "besproken met aanbieder", "afgehandeld", "geen actie nodig"],
+                 "en": ["open", "in progress", "discussed with provider", "done", "no action needed"]}
 TABLE_STYLE = "TableStyleMedium2"
 
 
@@ -100,8 +103,10 @@ def cover_frame(lists: list[FollowUpList], as_of: dt.date | None, lang: str) -> 
          "Follow-up lists with the reports: one sheet per list of what needs attention. Every sheet is an Excel "
          "table: filter and sort with the buttons in the header row."),
         ("Opvolging" if nl else "Follow-up",
-         "De kolommen Status, Eigenaar en Notitie zijn leeg: vul ze in voor uw eigen opvolging." if nl else
-         "The columns Status, Owner and Note are empty: fill them in for your own follow-up."),
+         "De kolommen Status, Eigenaar en Notitie zijn leeg: vul ze in voor uw eigen opvolging (Status kiest u uit "
+         "een lijst: " + ", ".join(STATUS_VALUES["nl"]) + ")." if nl else
+         "The columns Status, Owner and Note are empty: fill them in for your own follow-up (Status from a list: "
+         + ", ".join(STATUS_VALUES["en"]) + ")."),
     ]
     for item in lists:
         meaning = LIST_MEANING.get(item.key, ("", ""))[0 if nl else 1]
@@ -137,6 +142,8 @@ def write_workbook(path: Path, lists: list[FollowUpList], *, lang: str, as_of: d
         column_widths=widths,
         column_formats=column_formats,
         autofilter={sheet: True for sheet, _ in sheets[1:]},
+        data_validations={sheet: {label("status", lang): {"type": "list", "values": STATUS_VALUES[lang]}}
+                          for sheet, _ in sheets[1:]},
     )
     add_tables(tmp, path, tables, first_sheet=2)
     tmp.unlink()
