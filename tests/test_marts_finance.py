@@ -21,7 +21,8 @@ import polars as pl
 import pytest
 
 from pipeline.settings import MetricSettings
-from pipeline.sql import build_table
+from pipeline.paths import SQL_DIR
+from pipeline.sql import TABLE_REF, build_table, sql_text
 from staging_schema import RAW_COLUMNS, STAGING_COLUMNS, create_staging
 
 D = dt.date
@@ -44,7 +45,8 @@ ALLOCATION_MONTHS = {
     "month": "date", "max_volume": "double", "delivered_volume": "double",
     "declared_volume": "double", "approved_amount_eur": "decimal(18,2)", "utilisation": "double",
     "period_overshoot": "boolean", "year": "integer", "is_mature": "boolean",
-    "declared_amount_eur": "decimal(18,2)",
+    "declared_amount_eur": "decimal(18,2)", "start_date": "date", "end_date": "date",
+    "observed_start": "date", "requested_volume": "double",
 }
 
 _POLARS_TYPES = {
@@ -81,8 +83,13 @@ def hand_table(conn, name: str, columns: dict[str, str], rows: list[dict]) -> No
 
 
 def build(conn, as_of: dt.date, *names: str, **settings) -> None:
+    """Build the marts in order, after the staging models they read that are derived from the
+    staging tables made by hand (observation_windows, allocation_products)."""
     params = MetricSettings(**settings).sql_params(as_of)
     for name in names:
+        for schema, table in sorted(set(TABLE_REF.findall(sql_text("marts", name)))):
+            if schema == "staging" and table not in STAGING_COLUMNS and (SQL_DIR / schema / f"{table}.sql").exists():
+                build_table(conn, schema, table, params)
         build_table(conn, "marts", name, params)
 
 
@@ -881,7 +888,7 @@ def test_legacy_line_crossing_months_is_split_pro_rata():
 # §14 forecast history ------------------------------------------------------------------------------
 
 def test_forecast_history_is_the_same_sql_at_every_month_end_with_its_error():
-    from pipeline.assets.forecast_history import _input_tables, build_forecast_history, history_models, month_ends
+    from pipeline.assets.forecast_history import build_forecast_history, month_ends
 
     conn = duckdb.connect()
     # insurer 3311, provider P: €1,000 a month January–June 2025, €1,200 July–December, each declared
@@ -895,10 +902,6 @@ def test_forecast_history_is_the_same_sql_at_every_month_end_with_its_error():
                       "budget_eur": 5000}])
     as_of = D(2026, 3, 31)
     settings = MetricSettings()
-    for table in _input_tables(history_models()):  # staging models derived from the tables above
-        schema, name = table.split(".")
-        if schema == "staging" and name not in STAGING_COLUMNS:
-            build_table(conn, schema, name, settings.sql_params(as_of))
     names = ("payer_lines", "chain_ladder", "ceiling_position", "allocation_month_maxima", "allocation_months",
              "allocation_commitments", "budget_exhaustion")
     build(conn, as_of, *names)
