@@ -604,3 +604,17 @@ def test_moved_rows_reach_staging_as_a_full_build_would(data_root, monkeypatch):
     assert materialize(data_root, selection=staging).success
     with duckdb.connect(str(data_root / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.execute(lines).fetchall() == partial
+
+
+def test_a_touched_but_unchanged_file_is_hashed_once_then_takes_the_quick_path(env, monkeypatch):
+    from pipeline.ingest import load as load_module
+
+    path = env.write("declarations", "d.csv", csv(DECL, [DECL_OK]))
+    env.load("declarations", "d.csv")
+    hashed = []
+    real = load_module.sha256_of
+    monkeypatch.setattr(load_module, "sha256_of", lambda p: hashed.append(p.name) or real(p))
+    os.utime(path)  # touched: same content, new times
+    assert env.load("declarations", "d.csv")[0].status == "unchanged"
+    assert env.load("declarations", "d.csv")[0].status == "unchanged"
+    assert hashed == ["d.csv"]  # hashed once, then the manifest knows the new times

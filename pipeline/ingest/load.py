@@ -198,6 +198,7 @@ class Loader:
         and moved to ``refused/<kind>/``.
         """
         digests = self._digests(items)
+        unchanged_hashed: list[Item] = []
         results: list[FileResult] = []
         read_here: dict[str, str] = {}  # digest -> the file of this run read with it
         batch: list[_Entry] = []
@@ -208,6 +209,8 @@ class Loader:
                     # Recorded as refused, but still in the inbox: the run that refused it was
                     # stopped between its commit and the move. Finish the move.
                     self._move_aside(item.path, digest)
+                elif item.source_file in self._hashed:
+                    unchanged_hashed.append(item)
                 results.append(FileResult(item.source_file, "unchanged"))
                 continue
             twin = twin or read_here.get(digest)
@@ -226,6 +229,7 @@ class Loader:
                 batch, rows = [], 0
         if batch:
             self._commit(batch)
+        self._refresh_fingerprints(unchanged_hashed)
         return results
 
     # -- internals ----------------------------------------------------------------------------
@@ -234,6 +238,7 @@ class Loader:
         """SHA-256 of every file. A file whose size and modification time equal those of its
         manifest entry is taken as unchanged without reading it (the quick check of rsync and
         make): hashing a national archive every run costs more than loading a new month."""
+        self._hashed: set[str] = set()
         if not items:
             return []
         stats = [item.path.stat() for item in items]
@@ -252,7 +257,29 @@ class Loader:
                 order by f.pos""").fetchall()
         finally:
             self.conn.unregister("_files")
+        self._hashed = {item.source_file for row, item in zip(known, items) if not row[0]}
         return [row[0] or sha256_of(item.path) for row, item in zip(known, items)]
+
+    def _refresh_fingerprints(self, items: list[Item]) -> None:
+        """Record the size, times and inode of files hashed again but found unchanged (touched,
+        copied back, or listed by an older version without ctime and inode), so the next run
+        takes the quick path again instead of hashing them every run."""
+        if not items:
+            return
+        stats = [item.path.stat() for item in items]
+        self.conn.register("_seen", pl.DataFrame(
+            {"source_file": [i.source_file for i in items], "size_bytes": [st.st_size for st in stats],
+             "mtime_ns": [st.st_mtime_ns for st in stats], "ctime_ns": [st.st_ctime_ns for st in stats],
+             "inode": [st.st_ino for st in stats]},
+            schema={"source_file": pl.String, "size_bytes": pl.Int64, "mtime_ns": pl.Int64, "ctime_ns": pl.Int64,
+                    "inode": pl.Int64}))
+        try:
+            self.conn.execute("""
+                update raw.manifest m set size_bytes = s.size_bytes, mtime_ns = s.mtime_ns,
+                    ctime_ns = s.ctime_ns, inode = s.inode
+                from _seen s where m.source_file = s.source_file""")
+        finally:
+            self.conn.unregister("_seen")
 
     def _manifest(self, items: list[Item], digests: list[str]) -> list[tuple]:
         """Per item, in one query: the SHA-256 and status of its manifest entry, and a loaded
