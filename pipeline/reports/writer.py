@@ -465,15 +465,16 @@ def maandrapportage(ctx: _Context, municipality: str | None, title: str) -> str:
                                    (late_providers, label("late_amount", lang))) if f.is_empty()]
     cumulative = T.cumulative_spend(T.region_or(allocations.spend, municipality))
     by_category = ctx.names.add(T.by_category(exhaustion, year), "product_category", "product_category")
+    cumulative_fig = F.fig_cumulative_spend(cumulative, headline.with_columns(pl.col("law_code").alias("law")),
+                                            ctx.as_of, lang, immature_from=_immature_from(ctx.as_of))
     pictures = [
-        figure_html(F.fig_cumulative_spend(cumulative, headline.with_columns(pl.col("law_code").alias("law")), ctx.as_of,
-                                           lang, immature_from=_immature_from(ctx.as_of)),
-                    _id("maand", scope, "cumulatief"), label("no_data", lang)),
+        figure_html(cumulative_fig, _id("maand", scope, "cumulatief"), label("no_data", lang)),
         note(_none(lang, "De grijze maanden zijn nog niet volledig: aanbieders declareren tot maanden later. "
                          "De stippellijn is de prognose tot het jaareinde (goedgekeurd + in behandeling + nog te "
                          "verwachten + verplichtingen).",
                    "The grey months are not complete yet: providers declare up to months later. The dotted line "
-                   "is the forecast to year end (approved + pending + expected late + committed).")),
+                   "is the forecast to year end (approved + pending + expected late + committed)."))
+        if cumulative_fig is not None else "",
         figure_html(F.fig_category_spend(by_category, lang),
                     _id("maand", scope, "categorie"), _none(lang, "Geen budgetten per productcategorie: de "
                                                                   "gemeente heeft alleen budgetten per wet.",
@@ -483,7 +484,7 @@ def maandrapportage(ctx: _Context, municipality: str | None, title: str) -> str:
                     _id("maand", scope, "aanbieders"), label("no_data", lang)),
         note(_none(lang, f"Geen grafiek voor {', '.join(empty_panels).lower()}: geen aanbieder heeft daar een bedrag boven nul.",
                    f"No chart for {', '.join(empty_panels).lower()}: no provider has an amount above zero there."))
-        if empty_panels else "",
+        if 0 < len(empty_panels) < 3 else "",
     ]
 
     overshoot_part = [
@@ -533,18 +534,20 @@ def maandrapportage(ctx: _Context, municipality: str | None, title: str) -> str:
     provider_timeliness = (provider_timeliness.join(rejected_by_provider, on=["provider_agb", "provider_agb_name"],
                                                     how="full", coalesce=True)
                            .sort(["late_amount_eur", "provider_agb"], descending=[True, False], nulls_last=True))
+    late_fig = F.fig_late_lines(timeliness, lang, _judged_until(ctx.as_of))
     timeliness_part = [
-        figure_html(F.fig_late_lines(timeliness, lang, _judged_until(ctx.as_of)), _id("maand", scope, "tijdigheid"),
+        figure_html(late_fig, _id("maand", scope, "tijdigheid"),
                     _none(lang, "Geen declaraties in de afgelopen twaalf maanden.",
                           "No declarations in the last twelve months.")),
         note(_none(lang, "Een regel is te laat als hij meer dan 3 maanden na het einde van zijn productperiode is "
                          "gedeclareerd; voor de grijze maanden kan dat nog niet beoordeeld worden.",
                    "A line is late when declared more than 3 months after the end of its product period; for the "
-                   "grey months that cannot be judged yet.")),
+                   "grey months that cannot be judged yet.")) if late_fig is not None else "",
         figure_html(F.fig_rejected_amounts(rejections, lang), _id("maand", scope, "afwijzingen"),
                     _none(lang, "Geen afgewezen regels in de afgelopen twaalf maanden.",
                           "No rejected lines in the last twelve months.")),
-        heading(_none(lang, "Per aanbieder (afgelopen twaalf maanden)", "Per provider (last twelve months)")),
+        heading(_none(lang, "Per aanbieder (afgelopen twaalf maanden)", "Per provider (last twelve months)"))
+        if not provider_timeliness.is_empty() else "",
         table_html(provider_timeliness, (
             C("provider_agb_name", "provider"), C("lines", "lines", "int"), C("late_lines", "late_lines", "int"),
             C("late_share", "late_share", "pct"), C("late_amount_eur", "late_amount", "eur"),
