@@ -280,6 +280,7 @@ def test_band_and_ceiling_figures():
     assert list(fig.layout.annotations[0:4]) and fig.layout.annotations[0].text == "reached"
     assert list(fig.data[0].y) == [0.0, 60000.0, 90000.0, 110000.0]
     assert list(fig.data[1].y) == [100000.0, 100000.0]
+    assert list(fig.data[2].y) == [110000.0, 130000.0]  # from the last submission to the projected year end
     assert F.fig_cumulative_realisation(cumulative, table.clear(), 2026, "nl") is None
 
 

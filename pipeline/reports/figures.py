@@ -345,6 +345,17 @@ def fig_cumulative_realisation(cumulative: pl.DataFrame, table: pl.DataFrame, ye
                 line={"color": "#c23b3b", "dash": "dash", "width": 1.5}, legendgroup="ceiling", showlegend=i == 0,
                 hovertemplate="€ %{y:,.0f}<extra>" + label("ceiling", lang) + "</extra>",
             ), row=r, col=c)
+        projected = table.filter(pl.col("provider_agb") == provider)["projected_year_end_eur"]
+        if len(mine) and len(projected) and projected[0] is not None:
+            # where the projection lands at year end, from the last submission (metrics.md §7)
+            fig.add_trace(go.Scatter(
+                x=[mine["submitted_on"][-1], year_end], y=[mine["cumulative_eur"][-1], projected[0]],
+                mode="lines+markers", name=label("projected_year_end", lang), legendgroup="projected",
+                showlegend=i == 0, line={"color": "#e07b39", "dash": "dot", "width": 1.5},
+                marker={"symbol": "diamond", "size": 6},
+                hovertemplate="%{x|" + plotly_date_format(lang) + "}: € %{y:,.0f}<extra>"
+                + label("projected_year_end", lang) + "</extra>",
+            ), row=r, col=c)
     fig.update_xaxes(range=[year_start, year_end], **_month_axis(lang, "M3"))
     fig.update_yaxes(**_eur_axis(lang), rangemode="tozero")
     return _style(fig, f"{label('realised', lang)} · {label('ceiling', lang).lower()} {year}", lang,
@@ -402,8 +413,8 @@ def fig_hours_per_client(monthly: pl.DataFrame, agreement: pl.DataFrame, lang: s
     fig.update_xaxes(**_month_axis(lang, "M3"))
     fig.update_yaxes(rangemode="tozero")
     title = label("hours_per_client", lang) + (
-        f" · de {len(providers)} aanbieders het verst boven hun afspraak" if lang == "nl"
-        else f" · the {len(providers)} providers furthest above their agreement")
+        f" · de {len(providers)} aanbieders het dichtst bij of boven hun afspraak" if lang == "nl"
+        else f" · the {len(providers)} providers closest to or above their agreement")
     for annotation in fig.layout.annotations:
         annotation.font = {"size": 11}
     return _style(fig, title, lang, height=120 + 230 * rows)
