@@ -512,15 +512,10 @@ class Loader:
         columns = list(raw_columns(self.kind))
         conn.register("_new", good.join(files, on="_file", how="left", maintain_order="left").select(*columns))
         moved: set[str] = set()
+        conn.execute(f"insert into raw.{self.kind} by name select {', '.join(columns)} from _new")
         if self.kind in referential.RULES:
-            # a registered frame may be scanned once only (an Arrow stream): read it into a table
-            conn.execute("create or replace temp table _new_rows as select * from _new")
-            conn.unregister("_new")
-            conn.execute(f"insert into raw.{self.kind} by name select {', '.join(columns)} from _new_rows")
-            referential.note_touched(conn, self.kind, "select * from _new_rows")
-            conn.execute("drop table _new_rows")
+            referential.note_touched(conn, self.kind, "select * from _new")
+        conn.unregister("_new")
+        if self.kind in referential.RULES:
             moved = referential.reevaluate(conn, self.kind, columns)
-        else:
-            conn.execute(f"insert into raw.{self.kind} by name select {', '.join(columns)} from _new")
-            conn.unregister("_new")
         return moved

@@ -69,6 +69,8 @@ def held_table(kind: str) -> str:
 def ensure_held(conn: duckdb.DuckDBPyConnection, kind: str, columns: dict[str, str]) -> None:
     ddl = ", ".join(f"{c} {t}" for c, t in columns.items())
     conn.execute(f"create table if not exists {held_table(kind)} ({ddl}, reason_code varchar)")
+    for column, duck_type in columns.items():  # columns added to the kind since the table was made
+        conn.execute(f"alter table {held_table(kind)} add column if not exists {column} {duck_type}")
 
 
 def _eq(a: str, b: str, cols: tuple[str, ...]) -> str:
@@ -210,14 +212,14 @@ def reevaluate(conn: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
         texts = " ".join(f"when '{code}' then '{text}'" for code, text in TEXTS[kind].items())
         # loaded -> held
         conn.execute(f"""
-            insert into {held} select {', '.join('r.' + c for c in columns)}, m._new
+            insert into {held} by name select {', '.join('r.' + c for c in columns)}, m._new as reason_code
             from raw.{kind} r join _moves m using (source_file, source_row) where m._loc = 'loaded'""")
         conn.execute(f"""
             delete from raw.{kind} r using _moves m
             where m._loc = 'loaded' and r.source_file = m.source_file and r.source_row = m.source_row""")
         # held -> loaded
         conn.execute(f"""
-            insert into raw.{kind} select {', '.join('h.' + c for c in columns)}
+            insert into raw.{kind} by name select {', '.join('h.' + c for c in columns)}
             from {held} h join _moves m using (source_file, source_row) where m._loc = 'held' and m._new is null""")
         conn.execute(f"""
             delete from {held} h using _moves m
