@@ -891,7 +891,8 @@ def datakwaliteit_page(ctx: _Context) -> str:
     by_kind = (summary.group_by("kind", "month")
                .agg(pl.len().alias("files"), pl.col("rows_received").sum(), pl.col("rows_loaded").sum(),
                     pl.col("rows_quarantined").sum())
-               .with_columns((pl.col("rows_quarantined") / pl.col("rows_received")).alias("q_share"),
+               .with_columns(pl.when(pl.col("rows_received") > 0)
+                             .then(pl.col("rows_quarantined") / pl.col("rows_received")).alias("q_share"),
                              pl_value_label(pl.col("kind"), lang).alias("kind_label"))
                .sort("month", "kind", descending=[True, False], nulls_last=True))
     problems = summary.filter((pl.col("rows_quarantined") > 0) | ~pl.col("_reconciles") | (pl.col("status") != "loaded"))
