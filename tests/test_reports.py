@@ -212,9 +212,10 @@ def test_overshoot_and_underuse_figures():
     totals = T.enrich_totals(_totals(), _months(), AS_OF)
     summary = T.overshoot_summary(_months(), totals, "en")
     fig = F.fig_overshoots(summary, "en")
-    assert list(fig.data[0].x) == ["Period overshoots", "Compensated peaks", "Real total overshoots"]
-    assert list(fig.data[0].y) == [3, 1, 1]
-    assert [round(v, 2) for v in fig.data[1].y] == [550.0, 250.0, 300.0]
+    # one axis in one unit (euros); months and allocations are counted in the bars' labels
+    assert list(fig.data[0].y) == ["Period overshoots", "Compensated peaks", "Real total overshoots"]
+    assert [round(v, 2) for v in fig.data[0].x] == [550.0, 250.0, 300.0]
+    assert list(fig.data[0].text) == ["3 allocation months", "1 allocation months", "1 allocations"]
     assert fig.layout.separators == ".,"
     empty = T.overshoot_summary(_months().clear(), totals.clear(), "nl")
     assert F.fig_overshoots(empty, "nl") is None

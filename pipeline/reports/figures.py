@@ -216,21 +216,24 @@ def fig_top_providers(by_spend: pl.DataFrame, by_overshoot: pl.DataFrame, by_lat
 
 
 def fig_overshoots(summary: pl.DataFrame, lang: str) -> go.Figure | None:
-    """Period overshoots, compensated peaks and real overshoots: counts (left) and euros (right)."""
+    """Period overshoots, compensated peaks and real overshoots in euros, one axis in one unit;
+    each bar says how many allocation months or allocations it holds (those are different units,
+    so they are not drawn on one axis)."""
     if summary.is_empty() or summary["count"].sum() == 0:
         return None
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[label("count", lang), label("euros", lang)])
     colours = ["#e0a339", "#3a9d5d", "#c23b3b"]
     classes = summary["class"].to_list()
-    fig.add_trace(go.Bar(x=classes, y=summary["count"].to_list(), marker_color=colours, showlegend=False,
-                         text=summary["count"].to_list(), textposition="outside",
-                         hovertemplate="%{x}: %{y:,.0f}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Bar(x=classes, y=summary["eur"].to_list(), marker_color=colours, showlegend=False,
-                         hovertemplate="%{x}: € %{y:,.0f}<extra></extra>"), row=1, col=2)
-    fig.update_yaxes(**_count_axis(summary["count"].max()), row=1, col=1)
-    fig.update_yaxes(**_eur_axis(lang), rangemode="tozero", row=1, col=2)
-    return _style(fig, f"{label('period_overshoots', lang)} · {label('compensated_peaks', lang).lower()} · "
-                       f"{label('real_overshoots', lang).lower()}", lang, height=400)
+    counts = [f"{n:,} {unit}".replace(",", "." if lang == "nl" else ",")
+              for n, unit in zip(summary["count"].to_list(), summary["unit"].to_list())]
+    fig = go.Figure(go.Bar(
+        y=classes, x=summary["eur"].to_list(), orientation="h", marker_color=colours, showlegend=False,
+        text=counts, textposition="auto", customdata=counts,
+        hovertemplate="%{y}: € %{x:,.0f} (%{customdata})<extra></extra>"))
+    fig.update_xaxes(**_eur_axis(lang), rangemode="tozero")
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    title = ("Overschrijdingen in euro's boven het maximum" if lang == "nl"
+             else "Overshoots in euros above the maximum")
+    return _style(fig, title, lang, height=300)
 
 
 def fig_underuse(by_reason: pl.DataFrame, lang: str) -> go.Figure | None:
@@ -455,7 +458,7 @@ def fig_band_positions(band: pl.DataFrame, lang: str) -> go.Figure | None:
     fig = go.Figure()
     stats = {row["product_code"]: row for row in box_statistics(band).to_dicts()}  # a row per product
     for i, product in enumerate(sorted(band["product_code"].unique().to_list())):
-        mine = band.filter(pl.col("product_code") == product)
+        mine = band.filter(pl.col("product_code") == product).sort("band_position")  # same bytes per rerun
         summary = stats.get(product)
         if summary is not None and summary["n"] > BOX_POINTS_MAX:
             fig.add_trace(go.Box(

@@ -66,7 +66,7 @@ td { padding: 5px 6px; border-bottom: 1px solid var(--line); vertical-align: top
 td.num { text-align: right; white-space: nowrap; }
 th.num { text-align: right; }
 td.nw { white-space: nowrap; }
-td.why { min-width: 220px; }
+td.why { min-width: 170px; }
 td.flag { color: var(--warn); }
 td.ok { color: var(--ok); }
 .note { font-size: 12px; color: var(--muted); margin: 4px 0 0; }
@@ -85,8 +85,9 @@ details.legend dd { margin-left: 12px; }
 .tile p { margin: 3px 0; font-size: 13px; }
 ol.changes li { margin: 6px 0; }
 table.dt td, table.dt th { font-size: 12.5px; }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: break-word; }
 td.num, td.nw { overflow-wrap: normal; }
+td.brk { overflow-wrap: anywhere; }
 @media (max-width: 1280px) {
   main { padding: 8px 16px 24px; }
   section { padding: 12px 12px 14px; }
@@ -94,6 +95,7 @@ td.num, td.nw { overflow-wrap: normal; }
   td, th { padding: 4px 4px; }
   table.dataTable thead > tr > th.dt-orderable-asc, table.dataTable thead > tr > th.dt-orderable-desc { padding-right: 18px; }
   td.why { min-width: 140px; }
+  td { overflow-wrap: anywhere; }
   .opt { display: none; }
 }
 @page { size: A4 landscape; margin: 10mm; }
@@ -203,7 +205,8 @@ def _order_value(column: Column) -> pl.Expr | None:
 
 def _css(column: Column) -> str:
     css = ("num" if column.kind in NUMERIC_KINDS else "why" if column.name == "why"
-           else "nw" if column.kind in ("date", "month") else "")
+           else "nw" if column.kind in ("date", "month")
+           else "brk" if column.name in ("allocation_number", "source_file", "reference_number") else "")
     return f"{css} opt".strip() if column.optional else css
 
 

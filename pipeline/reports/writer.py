@@ -651,7 +651,8 @@ def plafondmonitor(ctx: _Context, insurer: str, title: str) -> str:
                     _none(lang, "Geen uren per cliënt in dit jaar.", "No hours per client this year.")),
         note(_none(lang, "Grijs gestippeld: maanden die nog niet volledig gedeclareerd zijn; die punten zakken daardoor vaak.",
                    "Grey dotted: months not fully declared yet; those points often drop for that reason.")),
-        table_html(agreement, _page(LIST_COLUMNS["hours_agreement"])[:-1], lang, order_by="expected_reclaim_eur")
+        table_html(agreement.sort(["expected_reclaim_eur", "provider_agb"], descending=[True, False], nulls_last=True),
+                   _page(LIST_COLUMNS["hours_agreement"])[:-1], lang, order_by="expected_reclaim_eur")
         if not agreement.is_empty() else "",
     ]
     history_part = [
@@ -852,7 +853,8 @@ def datakwaliteit_page(ctx: _Context) -> str:
         pl.when(pl.col("_reconciles")).then(pl.lit(label("yes", lang))).otherwise(pl.lit(label("no", lang))).alias("reconciles"),
         pl.col("file_month").str.to_date("%Y-%m", strict=False).alias("month"),
     )
-    reasons = ctx.data["quarantine_reasons"].with_columns(
+    reasons = ctx.data["quarantine_reasons"].sort(
+        ["rows", "source_file", "reason_code"], descending=[True, False, False], nulls_last=True).with_columns(
         pl.struct("reason_code", "reason_text").map_elements(
             lambda r: reason_text(r["reason_code"], r["reason_text"], lang), return_dtype=pl.String).alias("reason_label"))
     refused = ctx.data.refused_files
