@@ -76,6 +76,13 @@ def _xml_reader(path: Path, kind: str):
     return read
 
 
+def _refuse(code: str, text: str):
+    def read():
+        raise FileRefused(code, text)
+
+    return read
+
+
 def load_kind(conn, kind: str, folders: DataFolders, today: dt.date, log=None) -> KindReport:
     """Load every file of one kind (tabular and XML); plain function, used by the asset and tests."""
     needs_key = kind in INBOX_KINDS  # reference tables and unrecognised messages carry no BSN
@@ -89,6 +96,16 @@ def load_kind(conn, kind: str, folders: DataFolders, today: dt.date, log=None) -
         base = folders.inbox.parent
     profiles = load_profiles()
     items = [loader.tabular_item(path, path.relative_to(base).as_posix(), profiles) for path in tabular]
+    if kind == "unrecognised":  # files no kind would ever read: refused with the reason, never ignored
+        items += [Item(p, p.relative_to(folders.reference.parent).as_posix(),
+                       _refuse("unknown_reference_file", f"{p.name} names no reference table"), "tabular")
+                  for p in _files(folders.reference) if p.stem.split(".")[0] not in REFERENCE_KINDS]
+        items += [Item(p, p.relative_to(base).as_posix(),
+                       _refuse("unknown_inbox_folder", f"inbox/{p.relative_to(folders.inbox).parts[0]} is no kind"),
+                       "tabular")
+                  for p in _files(folders.inbox)
+                  if len(p.relative_to(folders.inbox).parts) < 2
+                  or p.relative_to(folders.inbox).parts[0] not in (*INBOX_KINDS, "iwmo")]
     if kind not in REFERENCE_KINDS:
         items += [Item(p, p.relative_to(base).as_posix(), _xml_reader(p, kind), "xml")
                   for p in _files(folders.inbox / "iwmo") if message_kind(p) == kind]
@@ -137,7 +154,9 @@ def _raw_asset(kind: str) -> dg.AssetsDefinition:
 @dg.asset(
     key=["raw", "unrecognised_messages"],
     group_name="raw",
-    description="XML files in inbox/iwmo that are no iWmo/iJw 3.2 301, 305, 307, 323 or 325: refused with the reason.",
+    description="Files no kind reads, refused with the reason: XML in inbox/iwmo that is no iWmo/iJw 3.2 "
+    "301, 305, 307, 323 or 325, files in data/reference named after no reference table, files in an inbox "
+    "folder that is no kind.",
     kinds={"duckdb"},
 )
 def unrecognised_messages(context: dg.AssetExecutionContext, warehouse: Warehouse, folders: DataFolders) -> dg.MaterializeResult:

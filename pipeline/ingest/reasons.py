@@ -28,6 +28,16 @@ REASONS: dict[str, tuple[str, str]] = {
                              "the XML message declares a DOCTYPE or entities"),
     "xml_unknown_message": ("geen iWmo/iJw 3.2-bericht dat de pijplijn leest (301, 305, 307, 323, 325)",
                             "no iWmo/iJw 3.2 message this pipeline reads (301, 305, 307, 323, 325)"),
+    "unknown_reference_file": ("geen referentietabel die de pijplijn kent: noem het bestand naar zijn soort "
+                               "(products, ceilings, budgets, cak_periods, organisations)",
+                               "no reference table this pipeline knows: name the file after its kind "
+                               "(products, ceilings, budgets, cak_periods, organisations)"),
+    "unknown_inbox_folder": ("map in de inbox die geen soort is: zet het bestand in de map van zijn soort "
+                             "(allocations, declarations, answers, care_events, zvw_declarations, "
+                             "delivered_hours) of in iwmo/",
+                             "folder in the inbox that is no kind: put the file in its kind's folder "
+                             "(allocations, declarations, answers, care_events, zvw_declarations, "
+                             "delivered_hours) or in iwmo/"),
     "xml_invalid": ("het XML-bericht voldoet niet aan zijn XSD", "the XML message does not validate against its XSD"),
     "xml_total_mismatch": ("TotaalIngediendBedrag van de 323 is niet de som van de prestaties",
                            "the 323's TotaalIngediendBedrag is not the sum of its lines"),
