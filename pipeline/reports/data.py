@@ -295,8 +295,11 @@ def read_report_data(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> ReportD
         if columns is not None:
             types = {c: types[c] for c in columns}
         select = ", ".join(_ident(c) for c in types)
+        # in the order of all columns: sums of doubles over these rows then add up in the same order on
+        # every run, so a rerun writes the same bytes (DuckDB returns rows in any order on two threads)
         frames[table] = _conform(
-            fetch(conn, f"select {select} from {marts[table]} where {where}", params), types)
+            fetch(conn, f"select {select} from {marts[table]} where {where}", params), types
+        ).sort(list(types), nulls_last=True)
 
     allocations = _read_allocations(conn, marts, params)
     municipalities = fetch(conn, MUNICIPALITIES_SQL.format(**marts.sources), params)["municipality_code"]

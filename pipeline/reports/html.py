@@ -275,8 +275,27 @@ def followup_html(frame: pl.DataFrame, columns, lang: str, *, empty_text: str, s
 # ---------------------------------------------------------------------------------- figures
 
 
+ROUNDED = ("x", "y", "q1", "median", "q3", "lowerfence", "upperfence", "mean", "base")
+
+
+def _rounded(values):
+    """Floats to 4 decimals: sums of doubles added in another order (polars aggregates on several
+    threads) differ in their last bits, and a rerun must write the same bytes."""
+    if values is None or isinstance(values, str):
+        return values
+    try:
+        items = list(values)
+    except TypeError:
+        return round(values, 4) if isinstance(values, float) else values
+    return [round(v, 4) if isinstance(v, float) else v for v in items]
+
+
 def figure_json(fig: go.Figure) -> str:
     """The figure as JSON that may sit inside a <script> element."""
+    for trace in fig.data:
+        for name in ROUNDED:
+            if name in trace and trace[name] is not None and not isinstance(trace[name], str):
+                trace[name] = _rounded(trace[name])
     data = pio.to_json(fig, validate=False, pretty=False, engine="json")
     return data.replace("</", "<\\/").replace("<!--", "<\\!--")
 
