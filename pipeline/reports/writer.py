@@ -128,6 +128,12 @@ class _Context:
             "hours_agreement": agreement,
             "late": T.late_list(self.timeliness, lang),
         }
+        # an aspecific allocation has no product: name its category instead of leaving the cell blank
+        aspecific = "aspecifiek" if lang == "nl" else "aspecific"
+        frames = {k: f.with_columns(pl.coalesce(
+            "product_code_name", pl.concat_str([pl.lit(f"{aspecific}: "), pl.col("product_category_name")])
+        ).alias("product_code_name")) if k in ALLOCATION_LISTS and "product_code_name" in f.columns
+            and "product_category_name" in f.columns else f for k, f in frames.items()}
         if self.min_cell_clients:  # a row per allocation is a row per client: left out
             frames = {k: f.clear() if k in ALLOCATION_LISTS else f for k, f in frames.items()}
         return {
