@@ -149,15 +149,27 @@ def _input_tables(models: list[str]) -> list[str]:
     return sorted(refs)
 
 
+# The day from which a row can be read at as_of: the column every as-of filter of the history's
+# marts compares with $as_of (metrics.md §1; care events as allocation_commitments reads them, the
+# earlier of the message and the event). Other tables: the earliest of their dates, which is never
+# later than any as-of filter could use.
+KNOWN_FROM = {
+    "staging.declaration_lines": "cast(declared_on as date)",
+    "staging.zvw_lines": "cast(submitted_on as date)",
+    "staging.allocation_versions": "cast(decided_on as date)",
+    "staging.care_events": "least(sent_on, case when event = 'stop' then end_date else start_date end)",
+}
+
+
 def input_fingerprints(conn, models: list[str], ends: list[dt.date], settings: MetricSettings) -> dict[dt.date, str]:
     """Per month end t, a digest of everything a projection at t can read.
 
-    A row enters the digest of every t on or after the earliest of its dates (an as-of filter keeps
-    a row only when one of its dates lies on or before t, so a row whose dates all lie after t
-    cannot change the projection at t); a table without dates enters every digest whole. The row
-    hash covers all columns, so a later answer to an old line changes the digests from that line's
-    date on: conservative, never stale. With the SQL texts and the settings in it, an unchanged
-    digest means the projection at t would come out the same, and it is kept.
+    A row enters the digest of every t on or after the day it can be read (``KNOWN_FROM``: an as-of
+    filter keeps a row only from then, so a row read later cannot change the projection at t); a
+    table without dates enters every digest whole. The row hash covers all columns, so a later
+    answer to an old line changes the digests from that line's declaration on: conservative, never
+    stale. With the SQL texts and the settings in it, an unchanged digest means the projection at t
+    would come out the same, and it is kept.
     """
     code = "\n".join([MACROS, _PROJECTION_ROWS, *(sql_text("marts", n) for n in models)])
     setting_text = repr(sorted((k, str(v)) for k, v in settings.sql_params(ends[-1]).items() if k != "as_of"))
@@ -169,7 +181,8 @@ def input_fingerprints(conn, models: list[str], ends: list[dt.date], settings: M
             "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
             "and data_type in ('DATE', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE') order by column_index",
             [schema, name]).fetchall()]
-        first = f"least({', '.join(f'cast({d} as date)' for d in dates)})" if dates else "cast(null as date)"
+        first = KNOWN_FROM.get(table) or (
+            f"least({', '.join(f'cast({d} as date)' for d in dates)})" if dates else "cast(null as date)")
         rows = conn.execute(f"""
             with days as (
                 select coalesce({first}, date '0001-01-01') as day, bit_xor(hash(src)) as x, count(*) as n
