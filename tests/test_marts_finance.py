@@ -966,3 +966,16 @@ def test_forecast_history_is_the_same_sql_at_every_month_end_with_its_error():
     conn.execute("drop table meta.forecast_projections")
     assert build_forecast_history(conn, settings, as_of)[1] == 15
     assert by(rows(conn, "select * from marts.forecast_history where scope = 'ceiling'"), "forecast_as_of") == after
+
+    # a line of May 2025 without an answer, answered on 15 February 2026: only the month ends from the
+    # answer's day on can see it (February and as_of); the earlier ones are kept, and equal a full run
+    conn.execute("update staging.declaration_lines set answered_on = null where period_start = '2025-05-01'")
+    build(conn, as_of, *names)
+    build_forecast_history(conn, settings, as_of)
+    conn.execute("update staging.declaration_lines set answered_on = '2026-02-15' where period_start = '2025-05-01'")
+    build(conn, as_of, *names)
+    assert build_forecast_history(conn, settings, as_of)[1] == 2
+    kept = rows(conn, "select * from marts.forecast_history order by all")
+    conn.execute("drop table meta.forecast_projections")
+    assert build_forecast_history(conn, settings, as_of)[1] == 15
+    assert rows(conn, "select * from marts.forecast_history order by all") == kept

@@ -160,6 +160,10 @@ KNOWN_FROM = {
     "staging.care_events": "least(sent_on, case when event = 'stop' then end_date else start_date end)",
 }
 
+# Columns that the history's marts only ever compare with $as_of (status as of a date): they enter
+# the digests on their own day, so a late answer to an old line changes only the month ends after it.
+DEFERRED = {"staging.declaration_lines": ("answered_on", "rejected_on")}
+
 
 def input_fingerprints(conn, models: list[str], ends: list[dt.date], settings: MetricSettings) -> dict[dt.date, str]:
     """Per month end t, a digest of everything a projection at t can read.
@@ -183,10 +187,21 @@ def input_fingerprints(conn, models: list[str], ends: list[dt.date], settings: M
             [schema, name]).fetchall()]
         first = KNOWN_FROM.get(table) or (
             f"least({', '.join(f'cast({d} as date)' for d in dates)})" if dates else "cast(null as date)")
+        deferred = DEFERRED.get(table, ())
+        row_hash = f"hash(*columns(* exclude ({', '.join(deferred)})))" if deferred else "hash(src)"
+        events = "".join(
+            f" union all select cast({c} as date), hash(h, '{c}', {c}) from row_hashes where {c} is not null"
+            for c in deferred)
         rows = conn.execute(f"""
-            with days as (
-                select coalesce({first}, date '0001-01-01') as day, bit_xor(hash(src)) as x, count(*) as n
-                from {table} as src group by all
+            with row_hashes as (
+                select {first} as known_from, {row_hash} as h{''.join(f', {c}' for c in deferred)}
+                from {table} as src
+            ),
+            events as (
+                select coalesce(known_from, date '0001-01-01') as day, h from row_hashes{events}
+            ),
+            days as (
+                select day, bit_xor(h) as x, count(*) as n from events group by all
             ),
             running as (
                 select day,
