@@ -160,9 +160,12 @@ KNOWN_FROM = {
     "staging.care_events": "least(sent_on, case when event = 'stop' then end_date else start_date end)",
 }
 
-# Columns that the history's marts only ever compare with $as_of (status as of a date): they enter
+# Columns that the history's marts only ever compare with $as_of (status as of a date), each with the
+# columns read only when it lies on or before $as_of (the return codes of a rejection): they enter
 # the digests on their own day, so a late answer to an old line changes only the month ends after it.
-DEFERRED = {"staging.declaration_lines": ("answered_on", "rejected_on")}
+# UNREAD: columns none of the history's marts reads (the status today).
+DEFERRED = {"staging.declaration_lines": (("answered_on",), ("rejected_on", "return_codes"))}
+UNREAD = {"staging.declaration_lines": ("status_now",)}
 
 
 def input_fingerprints(conn, models: list[str], ends: list[dt.date], settings: MetricSettings) -> dict[dt.date, str]:
@@ -188,13 +191,15 @@ def input_fingerprints(conn, models: list[str], ends: list[dt.date], settings: M
         first = KNOWN_FROM.get(table) or (
             f"least({', '.join(f'cast({d} as date)' for d in dates)})" if dates else "cast(null as date)")
         deferred = DEFERRED.get(table, ())
-        row_hash = f"hash(*columns(* exclude ({', '.join(deferred)})))" if deferred else "hash(src)"
+        apart = [c for group in deferred for c in group] + list(UNREAD.get(table, ()))
+        row_hash = f"hash(*columns(* exclude ({', '.join(apart)})))" if apart else "hash(src)"
         events = "".join(
-            f" union all select cast({c} as date), hash(h, '{c}', {c}) from row_hashes where {c} is not null"
-            for c in deferred)
+            f" union all select cast({g[0]} as date), hash(h, '{g[0]}', {', '.join(g)}) "
+            f"from row_hashes where {g[0]} is not null"
+            for g in deferred)
         rows = conn.execute(f"""
             with row_hashes as (
-                select {first} as known_from, {row_hash} as h{''.join(f', {c}' for c in deferred)}
+                select {first} as known_from, {row_hash} as h{''.join(f', {c}' for g in deferred for c in g)}
                 from {table} as src
             ),
             events as (
