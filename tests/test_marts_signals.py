@@ -653,3 +653,21 @@ def test_demo_stop_messages_match_the_planted_stops(demo_run):
         "select provider_agb, municipality_code, month, allocations_open_after_stop from marts.stop_messages "
         "where allocations_open_after_stop > 0").fetchall()}
     assert open_ == per_cell(truth["open_after_stop"]["allocations"], "stop_date")
+
+
+def test_demo_workbook_has_a_sheet_per_signal_with_every_planted_line(demo_run, tmp_path):
+    """issue 18: the follow-up workbook carries one sheet per lawfulness signal, every line in it."""
+    import openpyxl
+
+    from pipeline.reports import write_reports
+
+    truth, conn = demo_run
+    write_reports(conn, tmp_path, as_of=D.fromisoformat(DEMO_AS_OF))
+    book = openpyxl.load_workbook(tmp_path / "opvolglijsten.xlsx", read_only=True)
+    assert {"Gedeclareerd na stop", "Buiten toewijzing", "Zonder toewijzing", "Dubbele periode"} <= set(book.sheetnames)
+    sheet = list(book["Gedeclareerd na stop"].iter_rows(values_only=True))
+    header, rows = sheet[0], sheet[1:]
+    planted = {r["reference_number"] for r in truth["declared_after_stop"]["lines"]}
+    assert {row[header.index("Declaratieregel")] for row in rows} == planted
+    assert round(sum(row[header.index("Bedrag")] for row in rows), 2) == round(
+        sum(r["amount_eur"] for r in truth["declared_after_stop"]["lines"]), 2)

@@ -394,7 +394,8 @@ def test_workbook_sheets_headers_and_formula_text(reports):
     wb = openpyxl.load_workbook(reports / "opvolglijsten.xlsx")
     assert wb.sheetnames == ["Toelichting", "Totaaloverschrijdingen", "Periodeoverschrijdingen",
                              "Onderbenutte toewijzingen", "Budgetsignalen", "Plafondsignalen", "Urenafspraak",
-                             "Late declaraties en antwoorden"]
+                             "Late declaraties en antwoorden", "Gedeclareerd na stop", "Buiten toewijzing",
+                             "Zonder toewijzing", "Dubbele periode"]
     cover = [[c.value for c in row] for row in wb["Toelichting"].iter_rows()]
     assert cover[1] == ["Peildatum", "31-10-2026"]
     assert any(r[0] == "Totaaloverschrijdingen" and "TR322" in r[1] for r in cover)

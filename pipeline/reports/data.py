@@ -182,6 +182,7 @@ class ReportData:
     forecast_history: pl.DataFrame | None = None  # None: the mart does not exist (yet)
     signals: pl.DataFrame | None = None  # §15 per municipality, provider, signal: lines, amount_eur (12 months)
     stop_messages: pl.DataFrame | None = None  # §15 per provider, municipality, month
+    signal_lines: pl.DataFrame | None = None  # §15 one row per line × signal (the workbook's sheets)
     refused_detail: pl.DataFrame | None = None  # source_file, reason_code, message
 
     def __getitem__(self, table: str) -> pl.DataFrame:
@@ -381,6 +382,14 @@ def read_report_data(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> ReportD
                               "cast(sum(amount_eur) as double) as amount_eur from marts.declaration_signals "
                               "where month >= $first_month and month <= $as_of group by all order by all", params
                         ).cast({"municipality_code": S, "provider_agb": S, "signal": S, "lines": I, "amount_eur": F})
+    signal_lines = None
+    line_columns = {"municipality_code": S, "law": S, "provider_agb": S, "allocation_number": S,
+                    "reference_number": S, "month": D, "signal": S, "amount_eur": F, "detail": S}
+    if _table_exists(conn, "marts", "declaration_signals") and set(line_columns) <= _columns(conn, "marts", "declaration_signals"):
+        signal_lines = fetch(conn, "select municipality_code, law, provider_agb, allocation_number, reference_number, "
+                                   "month, signal, cast(amount_eur as double) as amount_eur, detail "
+                                   "from marts.declaration_signals where month <= $as_of "
+                                   "order by signal, amount_eur desc, provider_agb, reference_number", params).cast(line_columns)
     if _table_exists(conn, "marts", "stop_messages") and {"stops", "late_stops", "provider_agb", "municipality_code",
                                                           "month"} <= _columns(conn, "marts", "stop_messages"):
         present = _columns(conn, "marts", "stop_messages")
@@ -405,6 +414,7 @@ def read_report_data(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> ReportD
         forecast_history=history,
         signals=signals,
         stop_messages=stops,
+        signal_lines=signal_lines,
         refused_detail=refused_detail,
         as_of=as_of,
         marts=frames,

@@ -22,6 +22,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "region": ("regio", "region"),
     "region_title": ("hele regio", "whole region"),
     "municipality": ("Gemeente", "Municipality"),
+    "reference_number": ("Declaratieregel", "Declaration line"),
+    "signal_detail": ("Toelichting", "Detail"),
     "plafond_title": ("Plafondmonitor", "Ceiling monitor"),
     "insurer": ("Zorgverzekeraar", "Insurer"),
     "rekenfactor_title": ("Rekenfactor en bandbreedte", "Rekenfactor and bandwidth"),

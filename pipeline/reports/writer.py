@@ -45,13 +45,24 @@ SHEETS = {
     "ceiling_alerts": ("Plafondsignalen", "Ceiling alerts"),
     "hours_agreement": ("Urenafspraak", "Hours agreement"),
     "late": ("Late declaraties en antwoorden", "Late declarations and answers"),
+    "signal_after_stop": ("Gedeclareerd na stop", "Declared after stop"),
+    "signal_outside_allocation": ("Buiten toewijzing", "Outside allocation"),
+    "signal_no_allocation": ("Zonder toewijzing", "Without allocation"),
+    "signal_duplicate_period": ("Dubbele periode", "Duplicate period"),
 }
+SIGNAL_LISTS = ("signal_after_stop", "signal_outside_allocation", "signal_no_allocation", "signal_duplicate_period")
 
 ALLOCATION_COLUMNS = (
     C("municipality_code_name", "municipality"), C("law", "law"), C("allocation_number", "allocation_number"),
     C("provider_agb_name", "provider"), C("product_category_name", "product_category", optional=True), C("product_code_name", "product_code"),
 )
+SIGNAL_COLUMNS = (
+    C("municipality_code_name", "municipality"), C("law", "law"), C("provider_agb_name", "provider"),
+    C("allocation_number", "allocation_number"), C("reference_number", "reference_number"),
+    C("month", "month", "month"), C("amount_eur", "amount_eur", "eur", decimals=2), C("detail", "signal_detail"),
+)
 LIST_COLUMNS: dict[str, tuple[C, ...]] = {
+    **{key: SIGNAL_COLUMNS for key in SIGNAL_LISTS},
     "real_overshoots": (*ALLOCATION_COLUMNS, C("total_max_volume", "total_max_volume", "num"),
                         C("requested_volume", "requested_volume", "num"), C("delivered_volume", "delivered_volume", "num", optional=True), C("excess_volume", "excess_volume", "num", optional=True),
                         C("excess_eur", "excess_eur", "eur"), C("why", "why")),
@@ -128,6 +139,9 @@ class _Context:
             "hours_agreement": agreement,
             "late": T.late_list(self.timeliness, lang),
         }
+        lines = self.data.signal_lines
+        if lines is not None:  # §15: a sheet per lawfulness signal, every line, largest amounts first
+            frames |= {key: lines.filter(pl.col("signal") == key.removeprefix("signal_")) for key in SIGNAL_LISTS}
         # an aspecific allocation has no product: name its category instead of leaving the cell blank
         aspecific = "aspecifiek" if lang == "nl" else "aspecific"
         frames = {k: f.with_columns(pl.coalesce(
@@ -135,7 +149,7 @@ class _Context:
         ).alias("product_code_name")) if k in ALLOCATION_LISTS and "product_code_name" in f.columns
             and "product_category_name" in f.columns else f for k, f in frames.items()}
         if self.min_cell_clients:  # a row per allocation is a row per client: left out
-            frames = {k: f.clear() if k in ALLOCATION_LISTS else f for k, f in frames.items()}
+            frames = {k: f.clear() if k in ALLOCATION_LISTS + SIGNAL_LISTS else f for k, f in frames.items()}
         return {
             key: FollowUpList(key, SHEETS[key][0 if lang == "nl" else 1], frame, LIST_COLUMNS[key])
             for key, frame in frames.items()
@@ -155,7 +169,7 @@ def _named(data: ReportData, names: Names) -> ReportData:
         f.name: with_names(getattr(data.allocations, f.name), names)
         for f in dataclasses.fields(data.allocations)})
     realisation = with_names(data.realisation, names)
-    optional = {k: with_names(getattr(data, k), names) for k in ("signals", "stop_messages")
+    optional = {k: with_names(getattr(data, k), names) for k in ("signals", "stop_messages", "signal_lines")
                 if getattr(data, k) is not None}
     return dataclasses.replace(data, marts=marts, allocations=allocations, realisation=realisation, **optional)
 
@@ -1177,6 +1191,18 @@ def index_page(ctx: _Context, entries: list[tuple[str, str, str]], *, archive: l
 
 # What each follow-up list holds (index and the workbook's cover sheet)
 LIST_MEANING: dict[str, tuple[str, str]] = {
+    "signal_after_stop": ("Goedgekeurde of lopende regels voor zorg na een definitieve stop van dezelfde toewijzing "
+                          "(rechtmatigheid): navragen bij de aanbieder, eventueel terugvorderen.",
+                          "Approved or pending lines for care after a final stop of the same allocation "
+                          "(lawfulness): ask the provider, reclaim where due."),
+    "signal_outside_allocation": ("Regels met een periode buiten de looptijd van hun toewijzing.",
+                                  "Lines whose period lies outside their allocation's term."),
+    "signal_no_allocation": ("Regels op een onbekende of verwijderde toewijzing.",
+                             "Lines on an unknown or deleted allocation."),
+    "signal_duplicate_period": ("Regels voor dezelfde toewijzing, hetzelfde product en dezelfde periode als een "
+                                "andere regel die geen creditering of correctie ervan is.",
+                                "Lines for the same allocation, product and period as another line that is not "
+                                "its credit or correction."),
     "real_overshoots": ("Toewijzingen waarvan het gevraagde totaal boven het maximum over de hele looptijd ligt "
                         "(TR322) of boven het budget (TR369): echte overschrijdingen, te bespreken met de aanbieder.",
                         "Allocations whose requested total exceeds the maximum over their whole term (TR322) or "
