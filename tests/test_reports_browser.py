@@ -173,6 +173,31 @@ def test_tables_sort_numbers_with_decimals_as_numbers(browser, pages):
     assert first.startswith("Begeleiding Aan Zee (87654321)"), first
 
 
+def test_the_rekenfactor_slider_updates_the_budget_effect_card(browser, pages):
+    """Each slider step restyles the budget-effect bars; the card above shows their total."""
+    path = next(p for p in pages if p.name == "rekenfactor.html")
+    page, errors, _ = _load(browser, path)
+    card = page.locator("#rekenfactor-effect-total")
+    implied = card.inner_text()
+    # the step of the largest rekenfactor the slider offers, as a click on its label would choose it
+    steps = page.evaluate("document.getElementById('rekenfactor-effect').layout.sliders[0].steps.length")
+    page.evaluate(f"""() => {{
+        const gd = document.getElementById('rekenfactor-effect');
+        const step = gd.layout.sliders[0].steps[{steps - 1}];
+        return Plotly.restyle(gd, step.args[0], step.args[1]);
+    }}""")
+    tried = card.inner_text()
+    total = page.evaluate("""() => {
+        const gd = document.getElementById('rekenfactor-effect');
+        const y = gd.data[gd.layout.meta.trace].y;
+        let t = 0; for (let i = 0; i < y.length; i++) t += Number(y[i]) || 0; return Math.round(t);
+    }""")
+    page.close()
+    assert errors == []
+    assert tried != implied and tried.startswith("€")
+    assert tried.replace("\u00a0", " ").replace(".", "").replace("€", "").strip().replace(" ", "") == str(total)
+
+
 def test_no_toolbar_button_leaves_the_machine(browser, pages):
     for path in pages:
         if path.name == "index.html":

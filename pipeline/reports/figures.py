@@ -521,6 +521,9 @@ def rekenfactor_effects(rf: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+RF_TOTAL_ID = "rekenfactor-effect-total"  # the budget-effect card's value, which the slider updates
+
+
 def fig_rekenfactor(effects: pl.DataFrame, lang: str) -> go.Figure | None:
     """Implied vs contract rekenfactor per product (left) and the budget effect (right).
 
@@ -549,6 +552,8 @@ def fig_rekenfactor(effects: pl.DataFrame, lang: str) -> go.Figure | None:
                       "args": [{"y": [tried]}, [effect_index]]})
     fig.update_layout(
         barmode="group",
+        # the page's script writes the effect trace's total into the budget-effect card on every step
+        meta={"sum_into": RF_TOTAL_ID, "trace": effect_index},
         sliders=[{"active": 0, "steps": steps, "pad": {"t": 60},
                   "currentvalue": {"prefix": label("try_rf", lang) + ": "}}],
     )

@@ -320,6 +320,7 @@ class Card:
     help: str = ""
     change: str = ""
     change_tone: str = "flat"  # up (worse), down (better), flat
+    value_id: str = ""  # an id on the value, for a chart that updates it (the rekenfactor slider)
 
 
 def cards_html(cards: list) -> Markup:

@@ -771,9 +771,10 @@ def rekenfactor_page(ctx: _Context) -> str:
                           f"{fmt_num(effects['allocations'].sum(), lang)} {_none(lang, 'toewijzingen (ook in uren, zonder band)', 'allocations (also in hours, without a band)')}",
                           "", help_text("implied_rf", lang)))
     cards.append(Card(label("budget_effect", lang), fmt_eur(effects["budget_effect_eur"].sum(), lang, 0),
-                      _none(lang, "per jaar bij de impliciete rekenfactor; de regelaar hieronder rekent andere "
-                                  "rekenfactoren door in de grafiek", "a year at the implied rekenfactor; the slider "
-                                  "below tries other rekenfactors in the chart"), "", help_text("budget_effect", lang)))
+                      _none(lang, "per jaar bij de rekenfactor die de regelaar onder de grafiek kiest (eerst: de "
+                                  "impliciete)", "a year at the rekenfactor the slider below the chart chooses "
+                                  "(first: the implied one)"), "", help_text("budget_effect", lang),
+                      value_id=F.RF_TOTAL_ID))
     headline = cards_html(cards) + (
         table_html(effects, RF_COLUMNS, lang, order_by="budget_effect_eur", ascending=True,
                    note_text=_none(lang, "Gesorteerd op budgeteffect: de grootste besparing bij de impliciete "

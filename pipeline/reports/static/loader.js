@@ -26,7 +26,23 @@
       var div = document.getElementById(nodes[i].getAttribute("data-for"));
       var opts = Object.assign({}, config.plotly, {toImageButtonOptions: {format: "png", filename: div.id}});
       window.Plotly.newPlot(div, fig.data, fig.layout, opts);
+      sumInto(div, fig.layout.meta);
     }
+  }
+
+  // a chart whose layout.meta names a value element keeps the total of one trace there (the
+  // rekenfactor slider restyles the budget-effect trace; the card shows its sum)
+  function sumInto(div, meta) {
+    var target = meta && meta.sum_into && document.getElementById(meta.sum_into);
+    if (!target) return;
+    var money = new Intl.NumberFormat(config.plotly.locale === "en" ? "en-GB" : "nl-NL",
+                                      {style: "currency", currency: "EUR", maximumFractionDigits: 0});
+    div.on("plotly_restyle", function () {
+      var y = div.data[meta.trace].y || [];
+      var total = 0;
+      for (var k = 0; k < y.length; k++) total += Number(y[k]) || 0;
+      target.textContent = money.format(total);
+    });
   }
 
   function initTables() {
