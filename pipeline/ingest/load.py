@@ -507,15 +507,32 @@ class Loader:
     def _insert_rows(self, good: pl.DataFrame, files: pl.DataFrame) -> set[str]:
         """Insert a batch's good rows; for kinds with referential rules, decide again every row
         sharing a key with them (rows breaking a rule go to the held table and the quarantine).
-        Returns the files whose rows the re-evaluation moved."""
+        The batch's rows are decided before they are written, so a row held at once is never
+        inserted and deleted in one transaction. Returns the files whose rows the re-evaluation
+        moved."""
         conn = self.conn
         columns = list(raw_columns(self.kind))
-        conn.register("_new", good.join(files, on="_file", how="left", maintain_order="left").select(*columns))
-        moved: set[str] = set()
-        conn.execute(f"insert into raw.{self.kind} by name select {', '.join(columns)} from _new")
+        new = good.join(files, on="_file", how="left", maintain_order="left").select(*columns)
         if self.kind in referential.RULES:
+            new = new.with_row_index("_pos")
+        insert = f"insert into raw.{self.kind} by name select {', '.join(columns)} from "
+        conn.register("_new", new)
+        try:
+            if self.kind not in referential.RULES:
+                conn.execute(insert + "_new")
+                return set()
+
+            def insert_new() -> None:
+                held = conn.execute("select count(*) from _held_new").fetchall()[0][0]
+                if not held:
+                    conn.execute(insert + "_new")
+                    return
+                # the rows not held, in the batch's order (a filter, no join: DuckDB keeps the order)
+                positions = [p for (p,) in conn.execute("select n._pos from _new n semi join _held_new h "
+                                                        "using (source_file, source_row)").fetchall()]
+                conn.execute(insert + "_new where not list_contains(?::ubigint[], _pos)", [positions])
+
             referential.note_touched(conn, self.kind, "select * from _new")
-        conn.unregister("_new")
-        if self.kind in referential.RULES:
-            moved = referential.reevaluate(conn, self.kind, columns)
-        return moved
+            return referential.reevaluate(conn, self.kind, columns, new="_new", insert_new=insert_new)
+        finally:
+            conn.unregister("_new")

@@ -23,6 +23,7 @@ touched are recounted, and the staging builds' record of the moved files is drop
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -121,34 +122,78 @@ def _record_sql(conn: duckdb.DuckDBPyConnection, kind: str, alias: str) -> str:
     return text
 
 
-def reevaluate(conn: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -> set[str]:
+def reevaluate(conn: duckdb.DuckDBPyConnection, kind: str, columns: list[str], new: str | None = None,
+               insert_new: Callable[[], None] | None = None) -> set[str]:
     """Re-decide every row sharing a key with ``_touched``; move rows whose decision changed.
-    Returns the files whose rows moved. Drops ``_touched``."""
+    Returns the files whose rows moved. Drops ``_touched``.
+
+    ``new`` names a relation (a registered frame) of rows about to be inserted, whose keys are in
+    ``_touched``: they are decided with the stored rows before they are written, so a row the rules
+    hold goes straight to the held table and is never inserted and deleted again in the same
+    transaction (a delete of rows written in the same transaction makes DuckDB's commit rewrite
+    them: about two seconds per million lines). ``insert_new`` is then called to insert the rows of
+    ``new`` that are not in ``_held_new`` (a temp table of their ``source_file, source_row``) into
+    ``raw.<kind>``, before the stored rows move, so the table's order is that of a plain insert."""
+    _decide(conn, kind, columns, new)
+    if new is not None:
+        conn.execute("create or replace temp table _held_new as "
+                     "select source_file, source_row from _moves where _loc = 'new'")
+        if insert_new is not None:
+            insert_new()
+        conn.execute("drop table _held_new")
+    moved = {f for (f,) in conn.execute("select distinct source_file from _moves").fetchall()}
+    if moved:
+        _apply(conn, kind, columns, new)
+    for table in ("_keys", "_cand", "_moves"):
+        conn.execute(f"drop table {table}")
+    return moved
+
+
+def _decide(conn: duckdb.DuckDBPyConnection, kind: str, columns: list[str], new: str | None) -> None:
+    """``_keys`` (every key decided again), ``_cand`` (their rows) and ``_moves`` (the rows whose
+    decision changes: ``_loc`` loaded, held or new, ``_old`` and ``_new`` reason codes)."""
     rule = RULES[kind]
     held = held_table(kind)
     key = rule.key
     cols = ", ".join(key)
     _key_table(conn, kind, "_keys")
-    conn.execute(f"insert into _keys select distinct {cols} from _touched")
-    conn.execute("drop table _touched")
     if rule.credits:
         # the rows whose own key is touched, and the credits naming a touched debit key (their
         # own key group is decided again with them)
         a, b, ref = key
         conn.execute(f"""
             insert into _keys
-            select distinct r.{a}, r.{b}, r.{ref} from (
-                select {a}, {b}, {ref}, previous_reference_number from raw.{kind} where previous_reference_number is not null
-                union all select {a}, {b}, {ref}, previous_reference_number from {held}
-                where previous_reference_number is not null) r
-            semi join _keys k on k.{a} = r.{a} and k.{b} = r.{b} and k.{ref} = r.previous_reference_number""")
-        conn.execute(f"create or replace temp table _distinct_keys as select distinct {cols} from _keys")
-        _key_table(conn, kind, "_keys")
-        conn.execute(f"insert into _keys select {cols} from _distinct_keys")
-        conn.execute("drop table _distinct_keys")
+            select distinct {cols} from (
+                select {cols} from _touched
+                union all
+                select r.{a}, r.{b}, r.{ref} from (
+                    select {a}, {b}, {ref}, previous_reference_number from raw.{kind}
+                    where previous_reference_number is not null
+                    union all select {a}, {b}, {ref}, previous_reference_number from {held}
+                    where previous_reference_number is not null) r
+                semi join _touched k on k.{a} = r.{a} and k.{b} = r.{b} and k.{ref} = r.previous_reference_number)""")
+    else:
+        conn.execute(f"insert into _keys select distinct {cols} from _touched")
+    conn.execute("drop table _touched")
     extra = ", debit_credit, previous_reference_number" if rule.credits else ""
     body = [c for c in columns if c not in ("source_file", "source_row", "route")]
-    content = "" if rule.credits or kind == "delivered_hours" else f", hash({', '.join(body)}) as _content"
+    hashed = not rule.credits and kind != "delivered_hours"
+    content = f", hash({', '.join(body)}) as _content" if hashed else ""
+    new_rows = ""
+    if new is not None:
+        # the batch's rows, typed as the raw table types them (their content hash must equal the
+        # hash of the same row once stored)
+        types = dict(conn.execute(
+            "select column_name, data_type from information_schema.columns where table_schema = 'raw' "
+            "and table_name = ?", [kind]).fetchall())
+        typed = {c: f"{c}::{types[c]}" for c in columns}
+        new_content = f", hash({', '.join(typed[c] for c in body)})" if hashed else ""
+        new_extra = ", debit_credit::varchar, previous_reference_number::varchar" if rule.credits else ""
+        new_rows = f"""
+            union all
+            select source_file::varchar, source_row::bigint, {', '.join(typed[c] for c in key)}{new_extra}{new_content},
+                   'new', null::varchar
+            from {new}"""
     conn.execute(f"""
         create or replace temp table _cand as
         select c.*, coalesce(m.first_loaded_at, m.loaded_at) as _first
@@ -157,15 +202,15 @@ def reevaluate(conn: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
             from raw.{kind} r semi join _keys k on ({_eq('r', 'k', key)})
             union all
             select source_file, source_row, {cols}{extra}{content}, 'held', reason_code
-            from {held} r semi join _keys k on ({_eq('r', 'k', key)})
+            from {held} r semi join _keys k on ({_eq('r', 'k', key)}){new_rows}
         ) c left join raw.manifest m using (source_file)""")
     order = "_first, source_file, source_row"
+    # Only keys held more than once can break a rule of duplicates or versions: they alone are
+    # ranked (hash joins and a grouping, not a window over every row). The verdicts are computed
+    # for the rows that break a rule; every other row passes.
     if rule.credits:
         a, b, ref = key
-        # hash joins and a grouping, not a window over every row: only keys held more than once
-        # are ranked, and credits find their debit by a join
-        conn.execute(f"""
-            create or replace temp table _eval as
+        verdicts = f"""
             with repeated as (select {cols} from _cand group by all having count(*) > 1),
             duplicates as (
                 select source_file, source_row from (
@@ -173,75 +218,86 @@ def reevaluate(conn: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
                            row_number() over (partition by {cols} order by {order}) as _rank
                     from _cand semi join repeated using ({cols}))
                 where _rank > 1),
-            ranked as (
-                select c.*, d.source_row is not null as _dup from _cand c
-                left join duplicates d using (source_file, source_row)),
+            credits as (
+                select source_file, source_row, {a}, {b}, previous_reference_number from _cand
+                where debit_credit = 'C'),
             debits as (
                 select distinct {a}, {b}, {ref} from (
-                    select {a}, {b}, {ref} from ranked where not _dup and debit_credit = 'D'
+                    select c.{a}, c.{b}, c.{ref} from _cand c
+                    semi join credits k on k.{a} = c.{a} and k.{b} = c.{b} and k.previous_reference_number = c.{ref}
+                    anti join duplicates d using (source_file, source_row)
+                    where c.debit_credit = 'D'
                     union all
                     select r.{a}, r.{b}, r.{ref} from raw.{kind} r
-                    semi join (select {a}, {b}, previous_reference_number as {ref} from ranked
-                               where debit_credit = 'C') c on ({_eq('r', 'c', key)})
+                    semi join (select {a}, {b}, previous_reference_number as {ref} from credits) c
+                        on ({_eq('r', 'c', key)})
                     anti join _keys k on ({_eq('r', 'k', key)})
-                    where r.debit_credit = 'D')),
-            credited as (
-                select c.source_file, c.source_row from ranked c
-                join debits d on d.{a} = c.{a} and d.{b} = c.{b} and d.{ref} = c.previous_reference_number
-                where c.debit_credit = 'C')
-            select r.source_file, r.source_row, r._loc, r._old,
-                   case when r._dup then 'duplicate_reference'
-                        when r.debit_credit = 'C' and k.source_row is null then 'credit_without_debit'
-                   end as _new
-            from ranked r left join credited k using (source_file, source_row)""")
+                    where r.debit_credit = 'D'))
+            select source_file, source_row, 'duplicate_reference' as _new from duplicates
+            union all
+            select c.source_file, c.source_row, 'credit_without_debit' from credits c
+            anti join duplicates d using (source_file, source_row)
+            anti join debits d on d.{a} = c.{a} and d.{b} = c.{b} and d.{ref} = c.previous_reference_number"""
     elif kind == "delivered_hours":
-        conn.execute(f"""
-            create or replace temp table _eval as
-            select source_file, source_row, _loc, _old,
-                   case when row_number() over (partition by {cols} order by {order}) > 1 then 'duplicate_row' end as _new
-            from _cand""")
+        verdicts = f"""
+            select source_file, source_row, 'duplicate_row' as _new from (
+                select source_file, source_row, row_number() over (partition by {cols} order by {order}) as _rank
+                from _cand semi join (select {cols} from _cand group by all having count(*) > 1) r
+                    on ({_eq('_cand', 'r', key)}))
+            where _rank > 1"""
     else:  # allocations
+        verdicts = f"""
+            select source_file, source_row, 'conflicting_version' as _new from (
+                select source_file, source_row, count(distinct _content) over (partition by {cols}) as _versions
+                from _cand semi join (select {cols} from _cand group by all having count(*) > 1) r
+                    on ({_eq('_cand', 'r', key)}))
+            where _versions > 1"""
+    conn.execute(f"""
+        create or replace temp table _moves as
+        select c.source_file, c.source_row, c._loc, c._old, v._new
+        from _cand c left join ({verdicts}) v using (source_file, source_row)
+        where (v._new is not null or c._old is not null) and v._new is distinct from c._old""")
+
+
+def _apply(conn: duckdb.DuckDBPyConnection, kind: str, columns: list[str], new: str | None) -> None:
+    """Carry out ``_moves``: rows move between raw.<kind> and its held table, held rows of ``new``
+    go to the held table, and the quarantine follows."""
+    rule = RULES[kind]
+    held = held_table(kind)
+    texts = " ".join(f"when '{code}' then '{text}'" for code, text in TEXTS[kind].items())
+    # loaded -> held
+    conn.execute(f"""
+        insert into {held} by name select {', '.join('r.' + c for c in columns)}, m._new as reason_code
+        from raw.{kind} r join _moves m using (source_file, source_row) where m._loc = 'loaded'""")
+    conn.execute(f"""
+        delete from raw.{kind} r using _moves m
+        where m._loc = 'loaded' and r.source_file = m.source_file and r.source_row = m.source_row""")
+    if new is not None:  # new -> held
         conn.execute(f"""
-            create or replace temp table _eval as
-            select source_file, source_row, _loc, _old,
-                   case when count(distinct _content) over (partition by {cols}) > 1 then 'conflicting_version' end as _new
-            from _cand""")
-    conn.execute("create or replace temp table _moves as select * from _eval where _new is distinct from _old")
-    moved = {f for (f,) in conn.execute("select distinct source_file from _moves").fetchall()}
-    if moved:
-        texts = " ".join(f"when '{code}' then '{text}'" for code, text in TEXTS[kind].items())
-        # loaded -> held
-        conn.execute(f"""
-            insert into {held} by name select {', '.join('r.' + c for c in columns)}, m._new as reason_code
-            from raw.{kind} r join _moves m using (source_file, source_row) where m._loc = 'loaded'""")
-        conn.execute(f"""
-            delete from raw.{kind} r using _moves m
-            where m._loc = 'loaded' and r.source_file = m.source_file and r.source_row = m.source_row""")
-        # held -> loaded
-        conn.execute(f"""
-            insert into raw.{kind} by name select {', '.join('h.' + c for c in columns)}
-            from {held} h join _moves m using (source_file, source_row) where m._loc = 'held' and m._new is null""")
-        conn.execute(f"""
-            delete from {held} h using _moves m
-            where m._loc = 'held' and m._new is null and h.source_file = m.source_file and h.source_row = m.source_row""")
-        # held, for another reason
-        conn.execute(f"""
-            update {held} h set reason_code = m._new from _moves m
-            where m._loc = 'held' and m._new is not null
-            and h.source_file = m.source_file and h.source_row = m.source_row""")
-        # the quarantine follows the held table
-        codes = ", ".join(f"'{c}'" for c in rule.codes)
-        conn.execute(f"""
-            delete from raw.quarantine q using _moves m
-            where q.kind = '{kind}' and q.source_file = m.source_file and q.source_row = m.source_row
-            and q.reason_code in ({codes})""")
-        conn.execute(f"""
-            insert into raw.quarantine
-            select t.source_file, '{kind}', t.source_row, t.reason_code, case t.reason_code {texts} end,
-                   {_record_sql(conn, kind, 't')}, now()
-            from (select h.* from {held} h semi join
-                  (select * from _moves where _new is not null) m using (source_file, source_row)) t
-            order by t.source_file, t.source_row""")
-    for table in ("_keys", "_cand", "_eval", "_moves"):
-        conn.execute(f"drop table {table}")
-    return moved
+            insert into {held} by name select {', '.join('n.' + c for c in columns)}, m._new as reason_code
+            from {new} n join _moves m using (source_file, source_row) where m._loc = 'new'""")
+    # held -> loaded
+    conn.execute(f"""
+        insert into raw.{kind} by name select {', '.join('h.' + c for c in columns)}
+        from {held} h join _moves m using (source_file, source_row) where m._loc = 'held' and m._new is null""")
+    conn.execute(f"""
+        delete from {held} h using _moves m
+        where m._loc = 'held' and m._new is null and h.source_file = m.source_file and h.source_row = m.source_row""")
+    # held, for another reason
+    conn.execute(f"""
+        update {held} h set reason_code = m._new from _moves m
+        where m._loc = 'held' and m._new is not null
+        and h.source_file = m.source_file and h.source_row = m.source_row""")
+    # the quarantine follows the held table
+    codes = ", ".join(f"'{c}'" for c in rule.codes)
+    conn.execute(f"""
+        delete from raw.quarantine q using _moves m
+        where q.kind = '{kind}' and q.source_file = m.source_file and q.source_row = m.source_row
+        and q.reason_code in ({codes})""")
+    conn.execute(f"""
+        insert into raw.quarantine
+        select t.source_file, '{kind}', t.source_row, t.reason_code, case t.reason_code {texts} end,
+               {_record_sql(conn, kind, 't')}, now()
+        from (select h.* from {held} h semi join
+              (select * from _moves where _new is not null) m using (source_file, source_row)) t
+        order by t.source_file, t.source_row""")
