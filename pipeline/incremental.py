@@ -82,8 +82,9 @@ INCREMENTAL: dict[tuple[str, str], Incremental] = {
     ("staging", "declaration_lines"): Incremental(
         RAW_ROW, ("raw.declarations",), delta=(*RAW_ROW, *ALLOCATION, "period_start", "period_end")),
     ("marts", "payer_lines"): Incremental(RAW_ROW, ("staging.declaration_lines", "staging.zvw_lines")),
+    ("marts", "allocation_version_months"): Incremental(ALLOCATION, ("staging.allocation_versions",), same_year=True),
     ("marts", "allocation_month_maxima"): Incremental(
-        ALLOCATION, ("staging.allocation_versions",), same_year=True,
+        ALLOCATION, ("marts.allocation_version_months",), same_year=True,
         refresh=f"""update marts.allocation_month_maxima
                     set is_mature = {_MATURE}, is_after_as_of = month > cast($as_of as date)
                     where is_mature <> ({_MATURE}) or is_after_as_of <> (month > cast($as_of as date))"""),

@@ -69,6 +69,9 @@ class MetricSettings(dg.ConfigurableResource):
         """Named parameters available to every SQL file ($as_of, $maturity_months, ...)."""
         return {
             "as_of": as_of,
+            # the reporting dates of the models that compute several at once (metrics.md §14): the
+            # published build has as_of alone, marts.forecast_history passes every month end
+            "as_of_dates": [as_of],
             "maturity_months": self.maturity_months,
             "underuse_threshold": self.underuse_threshold,
             "min_mature_months": self.min_mature_months,

@@ -71,6 +71,17 @@ create or replace temp macro volume_maximum(frequency, variant, volume, d0, d1, 
         when frequency = '6' then volume
     end;
 
+-- the status at the reporting date t of a line of marts.payer_lines (t no later than the mart's
+-- $as_of): a municipal line's from its answer and rejection days, as payer_lines derives it at
+-- $as_of; an insurer line's status is delivered with it.
+create or replace temp macro status_at(payer_kind, status, answered_on, rejected_on, t) as
+    case
+        when payer_kind = 'insurer' then status
+        when rejected_on <= t then 'rejected'
+        when answered_on <= t then 'approved'
+        else 'pending'
+    end;
+
 -- metrics.md §12: the analysis category of an iWmo/iJw return code (../shared/reference/iwmo/README.md
 -- §4.7); 0001, 0233 (not assessed because its client or declaration was in error) and the
 -- declaration-level codes are 'whole declaration'.

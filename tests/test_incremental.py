@@ -231,7 +231,7 @@ def test_a_month_entering_the_window_gets_the_lines_that_reach_into_it():
                      "from duckdb_tables() where schema_name = 'staging'")
         for as_of in as_ofs:
             build_model(conn, "staging", "observation_windows", MetricSettings().sql_params(as_of))
-            for name in ("allocation_month_maxima", "allocation_months"):
+            for name in ("allocation_version_months", "allocation_month_maxima", "allocation_months"):
                 build_model(conn, "marts", name, MetricSettings().sql_params(as_of))
         return conn
 
@@ -264,6 +264,7 @@ def test_a_moved_observation_window_means_a_full_build():
     def run(as_of: dt.date) -> tuple[str, str]:
         params = MetricSettings().sql_params(as_of)
         build_model(conn, "staging", "observation_windows", params)
+        build_model(conn, "marts", "allocation_version_months", params)
         build_model(conn, "marts", "allocation_month_maxima", params)
         build = build_model(conn, "marts", "allocation_months", params)
         return build.mode, build.reason

@@ -25,6 +25,7 @@ from staging_schema import STAGING_COLUMNS, create_staging
 
 D = dt.date
 MARTS = [
+    "allocation_version_months",
     "allocation_month_maxima",
     "allocation_months",
     "band_utilisation",

@@ -559,6 +559,41 @@ def realisation(number: str, month: dt.date, *, product_code: str | None, max_vo
     }
 
 
+def allocation_inputs(conn, as_of: dt.date, maxima_rows: list[dict], realisations: list[dict]) -> None:
+    """The commitments' inputs by hand: allocation_version_months (one version per allocation, in force
+    throughout) from the maxima rows, plus a month row for every realisation; and for each
+    realisation a declaration line of provider 22222222 without an amount (so that payer lines, chain
+    ladder and budget do not change) carrying its delivered (answered) or declared (pending) volume."""
+    attributes = {r["allocation_number"]: r for r in maxima_rows}
+    months = [{k: v for k, v in r.items() if k not in ("is_mature", "is_after_as_of")} for r in maxima_rows]
+    lines = []
+    for r in realisations:
+        number, month = r["allocation_number"], r["month"]
+        alloc = attributes.get(number, {"start_date": D(month.year, 1, 1), "end_date": D(month.year, 12, 31)})
+        if not any(m["allocation_number"] == number and m["month"] == month for m in months):
+            base = {k: v for k, v in alloc.items() if k not in ("is_mature", "is_after_as_of")}
+            months.append({**maxima(number, month, r["max_volume"], **{
+                k: v for k, v in base.items() if k in ("start_date", "end_date", "variant", "unit", "frequency",
+                                                      "volume", "budget_eur")}),
+                "product_code": r["product_code"], "product_category": r["product_category"]})
+        for volume, answered in ((r["delivered_volume"], True), (r["declared_volume"], False)):
+            if volume:
+                line = iwmo(month, min(month + dt.timedelta(days=40), as_of), 0, category=r["product_category"],
+                            provider="22222222",
+                            answered_on=min(month + dt.timedelta(days=45), as_of) if answered else None)
+                lines.append({**line, "allocation_number": number, "volume_alloc_unit": volume})
+    for m in months:
+        m.update(valid_from=D(2000, 1, 1), valid_to=D(9999, 12, 31))
+        m.pop("is_mature", None)
+        m.pop("is_after_as_of", None)
+    columns = {k: v for k, v in ALLOCATION_MONTH_MAXIMA.items() if k not in ("is_mature", "is_after_as_of")}
+    hand_table(conn, "allocation_version_months", {**columns, "valid_from": "date", "valid_to": "date"}, months)
+    if lines:
+        conn.register("_lines", frame(STAGING_COLUMNS["declaration_lines"], lines))
+        conn.execute("insert into staging.declaration_lines by name select * from _lines")
+        conn.unregister("_lines")
+
+
 def product(code: str, category: str, unit: str, tariff: float, valid_from: dt.date,
             valid_to: dt.date | None = None, period: str = "unit") -> dict:
     return {"product_code": code, "product_category": category, "law": "wmo", "unit": unit,
@@ -619,7 +654,7 @@ def test_budget_exhaustion_declared_expected_late_commitments_and_forecast():
     f1 = dict(product_category="07", product_code="07A01", variant="inspanning", unit="84", frequency="4",
               volume=1.0, start_date=D(2025, 3, 1), end_date=D(2025, 11, 20))
     m = lambda month: D(2025, month, 1)  # noqa: E731
-    hand_table(conn, "allocation_month_maxima", ALLOCATION_MONTH_MAXIMA, [
+    maxima_rows = [
         # W1, 3 hours a week: Sep (before as_of, not committed), Oct 5, Nov 5, Dec 5 ISO weeks → 15 each
         maxima("W1", m(9), 12, **w1), maxima("W1", m(10), 15, **w1),
         maxima("W1", m(11), 15, **w1), maxima("W1", m(12), 15, **w1),
@@ -637,8 +672,8 @@ def test_budget_exhaustion_declared_expected_late_commitments_and_forecast():
         maxima("T1", m(10), None, **t1), maxima("T1", m(11), None, **t1), maxima("T1", m(12), None, **t1),
         # F1 four-weekly product
         maxima("F1", m(10), 1, **f1), maxima("F1", m(11), 1, **f1),
-    ])
-    hand_table(conn, "allocation_months", ALLOCATION_MONTHS, [
+    ]
+    realisations = [
         # 02A03 history: W1 Jul (mature) 9 of 12; W0 Oct 2024 (mature) 9 of 13; W0 Sep 2024 lies
         # outside the twelve months; W1 Aug is not mature → utilisation (9 + 9) / (12 + 13) = 0.72
         realisation("W1", m(7), product_code="02A03", max_volume=12, delivered=9),
@@ -651,12 +686,11 @@ def test_budget_exhaustion_declared_expected_late_commitments_and_forecast():
         # 07A01: 1 of 1 → 1.0
         realisation("F1", m(4), product_code="07A01", max_volume=1, delivered=1, category="07"),
         realisation("F1", m(5), product_code="07A01", max_volume=1, delivered=1, category="07"),
-        # B1 declared €3,000 so far; T1 declared 40 hours so far
-        realisation("B1", m(2), product_code=None, declared_eur=1000),
-        realisation("B1", m(5), product_code=None, declared_eur=2000),
+        # T1 declared 40 hours so far (B1 nothing: an amount would change the budget's declared figures)
         realisation("T1", m(7), product_code="02A09", declared=15),
         realisation("T1", m(8), product_code="02A09", declared=25),
-    ])
+    ]
+    allocation_inputs(conn, as_of, maxima_rows, realisations)
     build(conn, as_of, "payer_lines", "chain_ladder", "allocation_commitments", "budget_exhaustion", chain_ladder_max_lag=1)
     be = by(rows(conn, "select * from marts.budget_exhaustion"), "law", "product_category")
     assert set(be) == {("wmo", None), ("wmo", "02"), ("wmo", "01"), ("jeugd", None)}
@@ -680,7 +714,7 @@ def test_budget_exhaustion_declared_expected_late_commitments_and_forecast():
     w1_eur = (15 * 60 + 15 * 60 + 15 * 66) * 0.72        # 2790 × 0.72 = 2008.80 (Dec tariff 66)
     s1_eur = 4 * 60 * 0.72                               # 172.80
     o1_eur = (4 + 5 + 4) * 100 * 1.0                     # 1300: no history for 02A01 → utilisation 1
-    b1_eur = (12000 - 3000) * 92 / 182                   # Oct 1–Dec 31 = 92 of Oct 1–Mar 31 = 182 days: 4549.45
+    b1_eur = 12000 * 92 / 182                            # Oct 1–Dec 31 = 92 of Oct 1–Mar 31 = 182 days: 6065.93
     t1_eur = (100 - 40) * 50 * 92 / 123                  # Oct 1–Dec 31 = 92 of Oct 1–Jan 31 = 123 days: 2243.90
     h1_eur = 12 * 30 * 0.5                               # 180
     f1_eur = 3 * 800 * 1.0                               # CAK P10 (10 Sep–7 Oct), P11, P12 (5 Nov–2 Dec): 2400
@@ -718,11 +752,10 @@ def test_commitment_unit_conversion_and_monthly_tariff():
                 volume=120.0, start_date=D(2025, 1, 1), end_date=D(2025, 11, 30))
     month = dict(product_category="10", product_code="10A01", variant="output", unit="82", frequency="4",
                  volume=1.0, start_date=D(2025, 1, 1), end_date=D(2025, 12, 31))
-    hand_table(conn, "allocation_month_maxima", ALLOCATION_MONTH_MAXIMA, [
+    allocation_inputs(conn, D(2025, 10, 31), [
         maxima("MIN", D(2025, 11, 1), 600, **mins),
         maxima("MON", D(2025, 11, 1), 1, **month), maxima("MON", D(2025, 12, 1), 1, **month),
-    ])
-    hand_table(conn, "allocation_months", ALLOCATION_MONTHS, [])
+    ], [])
     build(conn, D(2025, 10, 31), "payer_lines", "chain_ladder", "allocation_commitments", "budget_exhaustion")
     be = by(rows(conn, "select * from marts.budget_exhaustion"), "law", "product_category")
     assert set(be) == {("wmo", None)}
@@ -902,7 +935,7 @@ def test_forecast_history_is_the_same_sql_at_every_month_end_with_its_error():
                       "budget_eur": 5000}])
     as_of = D(2026, 3, 31)
     settings = MetricSettings()
-    names = ("payer_lines", "chain_ladder", "ceiling_position", "allocation_month_maxima", "allocation_months",
+    names = ("payer_lines", "chain_ladder", "ceiling_position", "allocation_version_months",
              "allocation_commitments", "budget_exhaustion")
     build(conn, as_of, *names)
     assert month_ends(as_of)[0] == D(2025, 1, 31) and month_ends(as_of)[-1] == as_of
@@ -945,17 +978,12 @@ def test_forecast_history_is_the_same_sql_at_every_month_end_with_its_error():
     assert_one_row_per_key(conn, "forecast_history", ("scope", "payer_code", "provider_agb", "law",
                                                       "product_category", "year", "forecast_as_of"))
 
-    # kept: a second build computes only as_of (the published marts); a line of September corrected
-    # afterwards changes the month ends from its earliest date (service 10 September) on: September …
-    # February and as_of, 7 of 15, and the rows come out as a full computation gives them
-    build(conn, as_of, *names)
-    before = rows(conn, "select * from marts.forecast_history order by all")
-    assert build_forecast_history(conn, settings, as_of)[1] == 1
-    assert rows(conn, "select * from marts.forecast_history order by all") == before
+    # a line of September corrected afterwards changes the month ends from September on; June keeps its
+    # projection and gets the new outcome
     conn.execute("update staging.zvw_lines set amount_eur = 1500, net_amount_eur = 1500 "
                  "where service_start = '2025-09-10'")
     build(conn, as_of, *names)
-    assert build_forecast_history(conn, settings, as_of)[1] == 7
+    build_forecast_history(conn, settings, as_of)
     after = by(rows(conn, "select * from marts.forecast_history where scope = 'ceiling'"), "forecast_as_of")
     # realised 9,900; projected 9,900 + 3 × (1,200 + 1,200 + 1,500) / 3 = 13,800
     assert float(after[D(2025, 9, 30)]["projected_eur"]) == 13800
@@ -963,19 +991,14 @@ def test_forecast_history_is_the_same_sql_at_every_month_end_with_its_error():
                                      "error_eur": after[D(2025, 6, 30)]["error_eur"],
                                      "abs_pct_error": after[D(2025, 6, 30)]["abs_pct_error"]}
     assert float(after[D(2025, 6, 30)]["outcome_eur"]) == 13500
-    conn.execute("drop table meta.forecast_projections")
-    assert build_forecast_history(conn, settings, as_of)[1] == 15
-    assert by(rows(conn, "select * from marts.forecast_history where scope = 'ceiling'"), "forecast_as_of") == after
 
-    # a line of May 2025 without an answer, answered on 15 February 2026: only the month ends from the
-    # answer's day on can see it (February and as_of); the earlier ones are kept, and equal a full run
-    conn.execute("update staging.declaration_lines set answered_on = null where period_start = '2025-05-01'")
-    build(conn, as_of, *names)
-    build_forecast_history(conn, settings, as_of)
+    # a line of May 2025 answered on 15 February 2026 is pending at the month ends before the answer:
+    # the budget's approved amount at 31 May 2025 lacks its 300 (realised 1,200, not 1,500)
     conn.execute("update staging.declaration_lines set answered_on = '2026-02-15' where period_start = '2025-05-01'")
     build(conn, as_of, *names)
-    assert build_forecast_history(conn, settings, as_of)[1] == 2
-    kept = rows(conn, "select * from marts.forecast_history order by all")
-    conn.execute("drop table meta.forecast_projections")
-    assert build_forecast_history(conn, settings, as_of)[1] == 15
-    assert rows(conn, "select * from marts.forecast_history order by all") == kept
+    build_forecast_history(conn, settings, as_of)
+    budget = by(rows(conn, "select * from marts.forecast_history where scope = 'budget' and year = 2025"),
+                "forecast_as_of")
+    assert float(budget[D(2025, 5, 31)]["realised_eur"]) == 1200
+    assert float(budget[D(2025, 12, 31)]["realised_eur"]) == 3300
+    assert float(budget[D(2025, 12, 31)]["outcome_eur"]) == 3600  # approved by as_of

@@ -1,20 +1,24 @@
--- commitments (verplichtingen, metrics.md §10): one row per allocation still running after $as_of
--- with what the rest of its year is expected to cost. Volume allocations: the maxima (§3) of the
--- remaining months × the product's tariff × its expected utilisation (delivered ÷ max over the mature
--- months of all its allocations in the twelve months up to $as_of; 1 without history). Budget and
--- total-volume allocations: their remainder pro rata by days; products priced per four weeks: one
--- tariff per CAK period they touch. An allocation whose care stopped for good (§10, §15: a stop in
--- staging.care_events known by $as_of, not temporary, not resumed by a later start) runs only to its
--- stop date, whatever its end date says: nothing is committed after it. Read by budget_exhaustion and
--- allocation_totals.
+-- commitments (verplichtingen, metrics.md §10): one row per reporting date (as_of, from $as_of_dates: the
+-- published build has one, the forecast history every month end, §14) × allocation still running after
+-- as_of, with what the rest of its year is expected to cost. The allocation is the version in force at
+-- as_of (marts.allocation_version_months). Volume allocations: the maxima (§3) of the remaining months ×
+-- the product's tariff × its expected utilisation (delivered ÷ max over the mature months of all its
+-- allocations in the twelve months up to as_of, as the allocation_months mart counts them at as_of; 1
+-- without history). Budget and total-volume allocations: their remainder pro rata by days; products
+-- priced per four weeks: one tariff per CAK period they touch. An allocation whose care stopped for
+-- good (§10, §15: a stop in staging.care_events known by as_of, not temporary, not resumed by a start
+-- known by as_of) runs only to its stop date, whatever its end date says: nothing is committed after it.
+-- Everything that depends on the reporting date is an interval of dates a row counts for (a version's
+-- validity, a line's answer and rejection, a month's maturity), so every date is computed in one pass.
+-- Read by budget_exhaustion and allocation_totals.
 with
 
-allocation_month_maxima as not materialized (
-    select * from marts.allocation_month_maxima
+allocation_version_months as not materialized (
+    select * from marts.allocation_version_months
 ),
 
-allocation_months as not materialized (
-    select * from marts.allocation_months
+declaration_lines as not materialized (
+    select * from staging.declaration_lines
 ),
 
 -- the product version that applies on a day (versions never overlap there: a join finds one)
@@ -30,97 +34,247 @@ care_events as not materialized (
     select * from staging.care_events
 ),
 
-params as (
-    select
-        cast($as_of as date) as as_of,
-        cast(year(cast($as_of as date)) as integer) as as_of_year,
-        make_date(year(cast($as_of as date)), 12, 31) as year_end
+observation_windows as (
+    select * from staging.observation_windows
+    where payer_kind = 'municipality'
 ),
 
--- the day care stopped for good, per allocation: the earliest stop known by $as_of (its message sent
--- by then; without a send date, its end date reached) that is not temporary (end_reason 20) and that
--- no start known by $as_of resumes later (deleted events, status 3, are gone in staging)
-final_stops as (
+params as (
+    select
+        as_of,
+        cast(year(as_of) as integer) as as_of_year,
+        make_date(year(as_of), 12, 31) as year_end
+    from (select unnest(cast($as_of_dates as date[])) as as_of)
+),
+
+-- the months of each version that the allocation_months mart observes (from its payer's window, §1)
+observed_months as (
+    select
+        allocation_version_months.*,
+        cast(
+            greatest(
+                allocation_version_months.start_date,
+                coalesce(observation_windows.first_month, allocation_version_months.start_date)
+            ) as date
+        ) as observed_start
+    from allocation_version_months
+    left join observation_windows
+        on observation_windows.payer_code = allocation_version_months.municipality_code
+        and observation_windows.law = allocation_version_months.law
+    where allocation_version_months.month >= coalesce(observation_windows.first_month, allocation_version_months.month)
+),
+
+-- the declaration lines split over the months of their period (as the allocation_months mart splits them),
+-- with the days from which they count as approved (delivered) and as declared (approved or pending)
+line_shares as (
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        month,
+        cast(volume_alloc_unit as double) * share as volume,
+        cast(net_amount_eur as double) * share as amount_eur,
+        -- a line without an answer is never approved (greatest() would pass over the null)
+        case when answered_on is not null then greatest(declared_on, answered_on) else date '9999-12-31' end
+            as approved_from,
+        declared_on as declared_from,
+        coalesce(rejected_on, date '9999-12-31') as counted_to
+    from (
+        select
+            *,
+            cast(
+                (date_diff('day', greatest(period_start, month), least(period_end, last_day(month))) + 1)
+                / (date_diff('day', period_start, period_end) + 1) as double
+            ) as share
+        from (
+            select
+                *,
+                cast(unnest(generate_series(
+                    cast(date_trunc('month', period_start) as date),
+                    cast(date_trunc('month', period_end) as date),
+                    interval 1 month
+                )) as date) as month
+            from (
+                select
+                    municipality_code,
+                    law,
+                    allocation_number,
+                    volume_alloc_unit,
+                    net_amount_eur,
+                    declared_on,
+                    answered_on,
+                    rejected_on,
+                    cast(period_start as date) as period_start,
+                    cast(coalesce(period_end, period_start) as date) as period_end
+                from declaration_lines
+                where period_start is not null
+            )
+        )
+    )
+),
+
+-- expected utilisation ----------------------------------------------------------------------------
+
+utilisation_months as (
+    -- a version's month counts at as_of while the version is in force, the month is mature and lies in
+    -- the twelve months up to as_of
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        product_code,
+        month,
+        max_volume,
+        greatest(valid_from, cast(last_day(month) + to_months(cast($maturity_months as integer)) as date)) as counts_from,
+        least(valid_to, cast(month + interval 12 month as date)) as counts_to
+    from observed_months
+    where max_volume is not null
+        and product_code is not null
+),
+
+utilisation_spans as (
+    select law, product_code, counts_from, counts_to, cast(0 as double) as delivered_volume, max_volume
+    from utilisation_months
+    where counts_from < counts_to
+    union all
+    select
+        utilisation_months.law,
+        utilisation_months.product_code,
+        greatest(utilisation_months.counts_from, line_shares.approved_from),
+        least(utilisation_months.counts_to, line_shares.counted_to),
+        line_shares.volume,
+        cast(0 as double)
+    from utilisation_months
+    inner join line_shares
+        on line_shares.municipality_code = utilisation_months.municipality_code
+        and line_shares.law = utilisation_months.law
+        and line_shares.allocation_number = utilisation_months.allocation_number
+        and line_shares.month = utilisation_months.month
+    where greatest(utilisation_months.counts_from, line_shares.approved_from)
+        < least(utilisation_months.counts_to, line_shares.counted_to)
+),
+
+utilisation_sums as (
+    -- the spans as the reporting dates they hold: from the first date on or after the span's start to
+    -- the first on or after its end (exclusive)
+    select
+        utilisation_spans.law,
+        utilisation_spans.product_code,
+        first_in.as_of as first_as_of,
+        coalesce(first_out.as_of, date '9999-12-31') as end_as_of,
+        sum(utilisation_spans.delivered_volume) as delivered_volume,
+        sum(utilisation_spans.max_volume) as max_volume
+    from utilisation_spans
+    asof inner join params as first_in
+        on utilisation_spans.counts_from <= first_in.as_of
+    asof left join params as first_out
+        on utilisation_spans.counts_to <= first_out.as_of
+    group by all
+),
+
+utilisation as (
+    select
+        params.as_of,
+        utilisation_sums.law,
+        utilisation_sums.product_code,
+        sum(utilisation_sums.delivered_volume) / nullif(sum(utilisation_sums.max_volume), 0) as expected_utilisation
+    from utilisation_sums
+    inner join params
+        on params.as_of >= utilisation_sums.first_as_of
+        and params.as_of < utilisation_sums.end_as_of
+    group by all
+),
+
+-- allocations running after as_of ------------------------------------------------------------------
+
+-- the day care stopped for good: a stop that is not temporary (end_reason 20) counts from the day it is
+-- known (its message sent; without a send date, its end date reached) until a start after it is known
+-- (deleted events, status 3, are gone in staging)
+stop_spans as (
     select
         stops.municipality_code,
         stops.law,
         stops.allocation_number,
-        min(stops.end_date) as stop_date
+        stops.end_date as stop_date,
+        coalesce(stops.sent_on, stops.end_date) as known_from,
+        coalesce(min(coalesce(starts.sent_on, starts.start_date)), date '9999-12-31') as resumed_from
     from care_events as stops
+    left join care_events as starts
+        on starts.event = 'start'
+        and starts.municipality_code = stops.municipality_code
+        and starts.law = stops.law
+        and starts.allocation_number = stops.allocation_number
+        and starts.start_date > stops.end_date
     where stops.event = 'stop'
         and not coalesce(stops.is_temporary_stop, false)
         and stops.end_date is not null
         and stops.allocation_number is not null
-        and coalesce(stops.sent_on, stops.end_date) <= cast($as_of as date)
-        and not exists (
-            select 1
-            from care_events as starts
-            where starts.event = 'start'
-                and starts.municipality_code = stops.municipality_code
-                and starts.law = stops.law
-                and starts.allocation_number = stops.allocation_number
-                and starts.start_date > stops.end_date
-                and coalesce(starts.sent_on, starts.start_date) <= cast($as_of as date)
-        )
-    group by stops.municipality_code, stops.law, stops.allocation_number
-),
-
-utilisation as (
-    -- the product's expected utilisation: delivered ÷ max over the mature months of all its allocations
-    -- in the twelve months up to $as_of
-    select
-        allocation_months.law,
-        allocation_months.product_code,
-        sum(allocation_months.delivered_volume) / nullif(sum(allocation_months.max_volume), 0) as expected_utilisation
-    from allocation_months
-    where allocation_months.is_mature
-        and allocation_months.max_volume is not null
-        and allocation_months.product_code is not null
-        and allocation_months.month > cast(date_trunc('month', cast($as_of as date)) as date) - interval 12 month
-        and allocation_months.month <= cast($as_of as date)
     group by all
 ),
 
-running_allocations as (
+final_stops as (
+    -- per allocation and reporting date: the earliest stop in force then
     select
-        allocs.*,
+        params.as_of,
+        stop_spans.municipality_code,
+        stop_spans.law,
+        stop_spans.allocation_number,
+        min(stop_spans.stop_date) as stop_date
+    from stop_spans
+    inner join params
+        on params.as_of >= stop_spans.known_from
+        and params.as_of < stop_spans.resumed_from
+    group by all
+),
+
+versions as (
+    -- one row per version (its months share its attributes)
+    select
+        municipality_code,
+        law,
+        allocation_number,
+        valid_from,
+        valid_to,
+        any_value(product_category) as product_category,
+        any_value(product_code) as product_code,
+        any_value(variant) as variant,
+        any_value(unit) as unit,
+        any_value(frequency) as frequency,
+        any_value(volume) as volume,
+        any_value(budget_eur) as budget_eur,
+        any_value(start_date) as start_date,
+        any_value(end_date) as end_date
+    from allocation_version_months
+    group by municipality_code, law, allocation_number, valid_from, valid_to
+),
+
+running_allocations as (
+    -- the version in force at as_of, running after it and starting by the end of its year
+    select
+        params.as_of,
+        params.as_of_year,
+        versions.*,
         final_stops.stop_date,
-        greatest(allocs.start_date, params.as_of + 1) as remaining_start,
+        greatest(versions.start_date, params.as_of + 1) as remaining_start,
         -- the part of the remainder that is committed: in the year, and up to a final stop
         least(
-            coalesce(allocs.end_date, params.year_end),
+            coalesce(versions.end_date, params.year_end),
             params.year_end,
             coalesce(final_stops.stop_date, params.year_end)
         ) as remaining_end_in_year,
-        coalesce(allocs.end_date, params.year_end) as remaining_end
-    from (
-        -- one row per allocation (its months share its attributes): group by the key only
-        select
-            municipality_code,
-            law,
-            allocation_number,
-            any_value(product_category) as product_category,
-            any_value(product_code) as product_code,
-            any_value(variant) as variant,
-            any_value(unit) as unit,
-            any_value(frequency) as frequency,
-            any_value(volume) as volume,
-            any_value(budget_eur) as budget_eur,
-            any_value(start_date) as start_date,
-            any_value(end_date) as end_date
-        from allocation_month_maxima
-        -- running after $as_of and starting by the end of its year (dates are the same in each
-        -- month, so the rows are filtered before the grouping)
-        where coalesce(end_date, make_date(year(cast($as_of as date)), 12, 31)) > cast($as_of as date)
-            and start_date <= make_date(year(cast($as_of as date)), 12, 31)
-        group by municipality_code, law, allocation_number
-    ) as allocs
-    cross join params
+        coalesce(versions.end_date, params.year_end) as remaining_end
+    from versions
+    inner join params
+        on versions.valid_from <= params.as_of
+        and versions.valid_to > params.as_of
+        and coalesce(versions.end_date, params.year_end) > params.as_of
+        and versions.start_date <= params.year_end
     left join final_stops
-        on final_stops.municipality_code = allocs.municipality_code
-        and final_stops.law = allocs.law
-        and final_stops.allocation_number = allocs.allocation_number
-    -- care that stopped for good by $as_of runs no more
+        on final_stops.as_of = params.as_of
+        and final_stops.municipality_code = versions.municipality_code
+        and final_stops.law = versions.law
+        and final_stops.allocation_number = versions.allocation_number
+    -- care that stopped for good by as_of runs no more
     where final_stops.stop_date is null or final_stops.stop_date > params.as_of
 ),
 
@@ -145,41 +299,64 @@ allocation_kinds as (
         and products.product_category = running_allocations.product_category
         and running_allocations.remaining_start between products.applies_from and products.applies_to
     left join utilisation
-        on utilisation.law = running_allocations.law
+        on utilisation.as_of = running_allocations.as_of
+        and utilisation.law = running_allocations.law
         and utilisation.product_code = running_allocations.product_code
 ),
 
+-- what each kind commits ----------------------------------------------------------------------------
+
 declared_to_date as (
-    -- read only for budget and total-volume allocations: a few of the running ones
+    -- read only for budget and total-volume allocations: a few of the running ones. Per observed month up
+    -- to as_of: the lines approved or pending then (amounts to the cent per month, as allocation_months)
     select
-        allocation_months.municipality_code,
-        allocation_months.law,
-        allocation_months.allocation_number,
-        coalesce(sum(allocation_months.declared_volume), 0) as declared_volume,
-        coalesce(sum(allocation_months.declared_amount_eur), 0) as declared_amount_eur,
+        municipality_code,
+        law,
+        allocation_number,
+        as_of,
+        coalesce(sum(declared_volume), 0) as declared_volume,
+        coalesce(sum(declared_amount_eur), 0) as declared_amount_eur,
         -- an allocation older than its payer's observation window (§1) used an unknown part of its
         -- budget or volume before it: the observed days' share of it, pro rata, is what the
         -- observed declarations are taken from
         coalesce(
             case
-                when any_value(allocation_months.observed_start) > any_value(allocation_months.start_date)
-                    and any_value(allocation_months.end_date) is not null
-                    then cast(
-                        datediff('day', any_value(allocation_months.observed_start), any_value(allocation_months.end_date)) + 1
-                        as double
-                    ) / cast(
-                        datediff('day', any_value(allocation_months.start_date), any_value(allocation_months.end_date)) + 1
-                        as double
-                    )
+                when any_value(observed_start) > any_value(start_date) and any_value(end_date) is not null
+                    then cast(datediff('day', any_value(observed_start), any_value(end_date)) + 1 as double)
+                        / cast(datediff('day', any_value(start_date), any_value(end_date)) + 1 as double)
             end,
             1
         ) as observed_share
-    from allocation_months
-    semi join allocation_kinds
-        on allocation_kinds.municipality_code = allocation_months.municipality_code
-        and allocation_kinds.law = allocation_months.law
-        and allocation_kinds.allocation_number = allocation_months.allocation_number
-        and allocation_kinds.commitment_kind in ('budget', 'total')
+    from (
+        select
+            allocation_kinds.as_of,
+            observed_months.municipality_code,
+            observed_months.law,
+            observed_months.allocation_number,
+            observed_months.month,
+            any_value(observed_months.observed_start) as observed_start,
+            any_value(observed_months.start_date) as start_date,
+            any_value(observed_months.end_date) as end_date,
+            cast(coalesce(sum(line_shares.volume), 0) as double) as declared_volume,
+            cast(coalesce(sum(line_shares.amount_eur), 0) as decimal(18, 2)) as declared_amount_eur
+        from allocation_kinds
+        inner join observed_months
+            on observed_months.municipality_code = allocation_kinds.municipality_code
+            and observed_months.law = allocation_kinds.law
+            and observed_months.allocation_number = allocation_kinds.allocation_number
+            and observed_months.valid_from = allocation_kinds.valid_from
+            and observed_months.valid_to = allocation_kinds.valid_to
+            and observed_months.month <= allocation_kinds.as_of
+        left join line_shares
+            on line_shares.municipality_code = observed_months.municipality_code
+            and line_shares.law = observed_months.law
+            and line_shares.allocation_number = observed_months.allocation_number
+            and line_shares.month = observed_months.month
+            and line_shares.declared_from <= allocation_kinds.as_of
+            and line_shares.counted_to > allocation_kinds.as_of
+        where allocation_kinds.commitment_kind in ('budget', 'total')
+        group by all
+    )
     group by all
 ),
 
@@ -190,51 +367,55 @@ unit_hours as (
 remaining_month_rows as (
     -- the remaining months in the year of the volume allocations, with the product row valid in the month
     select
+        allocation_kinds.as_of,
         allocation_kinds.municipality_code,
         allocation_kinds.law,
         allocation_kinds.allocation_number,
         allocation_kinds.product_category,
         allocation_kinds.unit,
         allocation_kinds.expected_utilisation,
-        allocation_month_maxima.month,
+        months.month,
         -- the month of a final stop: the maximum of its days up to the stop (§3 with the stop as end)
         case
-            when allocation_kinds.stop_date < allocation_month_maxima.period_end
+            when allocation_kinds.stop_date < months.period_end
                 then case
                     when allocation_kinds.law = 'wmo' and allocation_kinds.product_category = '01'
                         and allocation_kinds.frequency = '2' and allocation_kinds.variant = 'inspanning'
-                        then allocation_month_maxima.max_volume
+                        then months.max_volume
                     else volume_maximum(
                         allocation_kinds.frequency, allocation_kinds.variant, allocation_kinds.volume,
-                        allocation_month_maxima.period_start, allocation_kinds.stop_date,
+                        months.period_start, allocation_kinds.stop_date,
                         allocation_kinds.stop_date
                     )
                 end
-            else allocation_month_maxima.max_volume
+            else months.max_volume
         end as max_volume,
         products.tariff_eur,
         products.tariff_period,
         products.unit as product_unit
     from allocation_kinds
-    inner join allocation_month_maxima
-        on allocation_month_maxima.municipality_code = allocation_kinds.municipality_code
-        and allocation_month_maxima.law = allocation_kinds.law
-        and allocation_month_maxima.allocation_number = allocation_kinds.allocation_number
+    inner join allocation_version_months as months
+        on months.municipality_code = allocation_kinds.municipality_code
+        and months.law = allocation_kinds.law
+        and months.allocation_number = allocation_kinds.allocation_number
+        and months.valid_from = allocation_kinds.valid_from
+        and months.valid_to = allocation_kinds.valid_to
+        and months.year = allocation_kinds.as_of_year
+        and months.period_start > allocation_kinds.as_of
     left join allocation_products as products
         on products.product_code = allocation_kinds.product_code
         and products.law = allocation_kinds.law
         and products.product_category = allocation_kinds.product_category
-        and allocation_month_maxima.period_start between products.applies_from and products.applies_to
+        and months.period_start between products.applies_from and products.applies_to
     where allocation_kinds.commitment_kind = 'monthly'
-        and allocation_month_maxima.max_volume is not null
-        and allocation_month_maxima.period_start > cast($as_of as date)
-        and allocation_month_maxima.year = year(cast($as_of as date))
-        and (allocation_kinds.stop_date is null or allocation_month_maxima.period_start <= allocation_kinds.stop_date)
+        and months.max_volume is not null
+        and (allocation_kinds.stop_date is null or months.period_start <= allocation_kinds.stop_date)
 ),
 
 monthly_commitments as (
     -- volume allocations: the maxima of the remaining months in the year × tariff × expected utilisation
     select
+        remaining_month_rows.as_of,
         remaining_month_rows.municipality_code,
         remaining_month_rows.law,
         remaining_month_rows.allocation_number,
@@ -263,6 +444,7 @@ remaining_cak_periods as (
     -- products priced per four weeks: the cak periods that the rest of the allocation in the year touches,
     -- with the product row valid at the period's start
     select
+        allocation_kinds.as_of,
         allocation_kinds.municipality_code,
         allocation_kinds.law,
         allocation_kinds.allocation_number,
@@ -271,9 +453,8 @@ remaining_cak_periods as (
         cak_periods.period,
         products.tariff_eur
     from allocation_kinds
-    cross join params
     inner join cak_periods
-        on cak_periods.year = params.as_of_year
+        on cak_periods.year = allocation_kinds.as_of_year
         and cak_periods.start_date <= allocation_kinds.remaining_end_in_year
         and cak_periods.end_date >= allocation_kinds.remaining_start
     left join allocation_products as products
@@ -286,6 +467,7 @@ remaining_cak_periods as (
 
 four_weekly_commitments as (
     select
+        as_of,
         municipality_code,
         law,
         allocation_number,
@@ -298,8 +480,9 @@ four_weekly_commitments as (
 
 remainder_commitments as (
     -- budget and total-volume allocations: what is left of the budget or volume (minus what was declared
-    -- up to $as_of), spread evenly over the allocation's remaining days; the part that falls in the year
+    -- up to as_of), spread evenly over the allocation's remaining days; the part that falls in the year
     select
+        allocation_kinds.as_of,
         allocation_kinds.municipality_code,
         allocation_kinds.law,
         allocation_kinds.allocation_number,
@@ -322,7 +505,8 @@ remainder_commitments as (
         end as months_without_tariff
     from allocation_kinds
     left join declared_to_date
-        on declared_to_date.municipality_code = allocation_kinds.municipality_code
+        on declared_to_date.as_of = allocation_kinds.as_of
+        and declared_to_date.municipality_code = allocation_kinds.municipality_code
         and declared_to_date.law = allocation_kinds.law
         and declared_to_date.allocation_number = allocation_kinds.allocation_number
     left join allocation_products as products
@@ -347,6 +531,7 @@ allocation_commitments as (
 
 final as (
     select
+        as_of,
         municipality_code,
         law,
         allocation_number,

@@ -1,7 +1,9 @@
--- ceilings (metrics.md §7): one row per ceiling of the $as_of year (payer_code × provider_agb × year).
+-- ceilings (metrics.md §7): one row per reporting date (as_of, from $as_of_dates: the published build has
+-- one, the forecast history every month end, §14) × ceiling of the as_of year (payer_code × provider_agb
+-- × year).
 -- payers are insurers (wijkverpleging lines) and municipalities (iwmo/ijw lines of both laws, payer_code =
--- municipality_code). lines count when approved as of $as_of, with service in the year, submitted by $as_of.
--- expected late / ultimate come from marts.chain_ladder (§9), months of the year up to $as_of. the run-out
+-- municipality_code). lines count when approved as of as_of, with service in the year, submitted by as_of.
+-- expected late / ultimate come from marts.chain_ladder (§9), months of the year up to as_of. the run-out
 -- date follows the projection (§7): a provider projected over its ceiling runs out within the year.
 with
 
@@ -19,28 +21,82 @@ chain_ladder as not materialized (
 
 params as (
     select
-        cast($as_of as date) as as_of,
-        cast(date_trunc('month', cast($as_of as date)) as date) as as_of_month,
-        cast(year(cast($as_of as date)) as integer) as as_of_year,
-        cast(12 - month(cast($as_of as date)) as integer) as months_left,
-        cast(least(3, month(cast($as_of as date))) as integer) as run_months,
+        as_of,
+        cast(date_trunc('month', as_of) as date) as as_of_month,
+        cast(year(as_of) as integer) as as_of_year,
+        cast(12 - month(as_of) as integer) as months_left,
+        cast(least(3, month(as_of)) as integer) as run_months,
         cast($run_rate_days as integer) as run_rate_days,
         cast($alert_share_low as double) as alert_share_low,
         cast($alert_share_high as double) as alert_share_high
+    from (select unnest(cast($as_of_dates as date[])) as as_of)
 ),
 
 year_ceilings as (
-    select ceilings.*
+    select params.as_of, ceilings.*
     from ceilings
-    cross join params
-    where ceilings.year = params.as_of_year
+    inner join params
+        on ceilings.year = params.as_of_year
+),
+
+line_cells as (
+    -- the lines of pairs with a ceiling, grouped by what the reporting date is compared with; positive_eur
+    -- sums the positive lines, never less than the positive amounts of the grouped lines below
+    select
+        payer_lines.payer_kind,
+        payer_lines.payer_code,
+        payer_lines.provider_agb,
+        payer_lines.year,
+        payer_lines.submitted_date,
+        payer_lines.status,
+        payer_lines.answered_on,
+        payer_lines.rejected_on,
+        sum(payer_lines.net_amount_eur) as amount_eur,
+        sum(payer_lines.net_amount_eur) filter (where payer_lines.net_amount_eur > 0) as positive_eur
+    from payer_lines
+    semi join ceilings
+        on ceilings.payer_kind = payer_lines.payer_kind
+        and ceilings.payer_code = payer_lines.payer_code
+        and ceilings.provider_agb = payer_lines.provider_agb
+        and ceilings.year = payer_lines.year
+    group by all
+),
+
+realised as (
+    -- approved as of as_of, with service in the year, submitted by as_of
+    select
+        year_ceilings.as_of,
+        year_ceilings.payer_kind,
+        year_ceilings.payer_code,
+        year_ceilings.provider_agb,
+        year_ceilings.ceiling_eur,
+        coalesce(sum(line_cells.amount_eur), 0) as realised_eur,
+        -- the running sum never exceeds the sum of the positive amounts: a pair below its ceiling there
+        -- cannot have reached it, and needs no running sum
+        coalesce(sum(line_cells.positive_eur), 0) as positive_eur,
+        coalesce(
+            sum(line_cells.amount_eur) filter (
+                where line_cells.submitted_date > year_ceilings.as_of - cast($run_rate_days as integer)
+            ),
+            0
+        ) as run_rate_window_eur
+    from year_ceilings
+    left join line_cells
+        on line_cells.payer_kind = year_ceilings.payer_kind
+        and line_cells.payer_code = year_ceilings.payer_code
+        and line_cells.provider_agb = year_ceilings.provider_agb
+        and line_cells.year = year_ceilings.year
+        and line_cells.submitted_date <= year_ceilings.as_of
+        and status_at(line_cells.payer_kind, line_cells.status, line_cells.answered_on, line_cells.rejected_on,
+                      year_ceilings.as_of) = 'approved'
+    group by all
 ),
 
 approved_lines as (
-    -- one row per line: its approved net amount with service in the year (a legacy line split over
-    -- months counts with its part in the year). only pairs with a ceiling: the others never reach
-    -- `realised`, and the grouping and the window below are the costly parts
+    -- one row per line of a pair that may have reached its ceiling: its approved net amount with service in
+    -- the year (a legacy line split over months counts with its part in the year)
     select
+        realised.as_of,
         payer_lines.payer_kind,
         payer_lines.payer_code,
         payer_lines.provider_agb,
@@ -50,37 +106,15 @@ approved_lines as (
         payer_lines.submitted_date,
         sum(payer_lines.net_amount_eur) as amount_eur
     from payer_lines
-    semi join year_ceilings
-        on year_ceilings.payer_kind = payer_lines.payer_kind
-        and year_ceilings.payer_code = payer_lines.payer_code
-        and year_ceilings.provider_agb = payer_lines.provider_agb
-    where payer_lines.status = 'approved'
-        and payer_lines.year = year(cast($as_of as date))
-        and payer_lines.submitted_date <= cast($as_of as date)
-    group by all
-),
-
-realised as (
-    select
-        year_ceilings.payer_kind,
-        year_ceilings.payer_code,
-        year_ceilings.provider_agb,
-        year_ceilings.ceiling_eur,
-        coalesce(sum(approved_lines.amount_eur), 0) as realised_eur,
-        -- the running sum never exceeds the sum of the positive amounts: a pair below its ceiling there
-        -- cannot have reached it, and needs no running sum
-        coalesce(sum(approved_lines.amount_eur) filter (where approved_lines.amount_eur > 0), 0) as positive_eur,
-        coalesce(
-            sum(approved_lines.amount_eur) filter (
-                where approved_lines.submitted_date > cast($as_of as date) - cast($run_rate_days as integer)
-            ),
-            0
-        ) as run_rate_window_eur
-    from year_ceilings
-    left join approved_lines
-        on approved_lines.payer_kind = year_ceilings.payer_kind
-        and approved_lines.payer_code = year_ceilings.payer_code
-        and approved_lines.provider_agb = year_ceilings.provider_agb
+    inner join realised
+        on realised.payer_kind = payer_lines.payer_kind
+        and realised.payer_code = payer_lines.payer_code
+        and realised.provider_agb = payer_lines.provider_agb
+        and year(realised.as_of) = payer_lines.year
+        and payer_lines.submitted_date <= realised.as_of
+    where realised.positive_eur >= realised.ceiling_eur
+        and status_at(payer_lines.payer_kind, payer_lines.status, payer_lines.answered_on, payer_lines.rejected_on,
+                      realised.as_of) = 'approved'
     group by all
 ),
 
@@ -89,20 +123,22 @@ running_lines as (
         approved_lines.*,
         realised.ceiling_eur,
         sum(approved_lines.amount_eur) over (
-            partition by approved_lines.payer_kind, approved_lines.payer_code, approved_lines.provider_agb
+            partition by approved_lines.as_of, approved_lines.payer_kind, approved_lines.payer_code,
+                approved_lines.provider_agb
             order by approved_lines.submitted_on, approved_lines.reference_number, approved_lines.law
             rows between unbounded preceding and current row
         ) as running_eur
     from approved_lines
     inner join realised
-        on realised.payer_kind = approved_lines.payer_kind
+        on realised.as_of = approved_lines.as_of
+        and realised.payer_kind = approved_lines.payer_kind
         and realised.payer_code = approved_lines.payer_code
         and realised.provider_agb = approved_lines.provider_agb
-    where realised.positive_eur >= realised.ceiling_eur
 ),
 
 reached as (
     select
+        as_of,
         payer_kind,
         payer_code,
         provider_agb,
@@ -114,6 +150,7 @@ reached as (
 
 ultimates as (
     select
+        year_ceilings.as_of,
         year_ceilings.payer_kind,
         year_ceilings.payer_code,
         year_ceilings.provider_agb,
@@ -126,14 +163,17 @@ ultimates as (
             0
         ) / cast(params.run_months as double) as mean_recent_ultimate_eur
     from year_ceilings
-    cross join params
+    inner join params
+        on params.as_of = year_ceilings.as_of
     left join chain_ladder
-        on chain_ladder.payer_kind = year_ceilings.payer_kind
+        on chain_ladder.as_of = year_ceilings.as_of
+        and chain_ladder.payer_kind = year_ceilings.payer_kind
         and chain_ladder.payer_code = year_ceilings.payer_code
         and chain_ladder.provider_agb = year_ceilings.provider_agb
         and year(chain_ladder.month) = params.as_of_year
         and chain_ladder.month <= params.as_of_month
     group by
+        year_ceilings.as_of,
         year_ceilings.payer_kind,
         year_ceilings.payer_code,
         year_ceilings.provider_agb,
@@ -171,17 +211,21 @@ positions as (
         params.alert_share_low,
         params.alert_share_high
     from year_ceilings
-    cross join params
+    inner join params
+        on params.as_of = year_ceilings.as_of
     inner join realised
-        on realised.payer_kind = year_ceilings.payer_kind
+        on realised.as_of = year_ceilings.as_of
+        and realised.payer_kind = year_ceilings.payer_kind
         and realised.payer_code = year_ceilings.payer_code
         and realised.provider_agb = year_ceilings.provider_agb
     left join reached
-        on reached.payer_kind = year_ceilings.payer_kind
+        on reached.as_of = year_ceilings.as_of
+        and reached.payer_kind = year_ceilings.payer_kind
         and reached.payer_code = year_ceilings.payer_code
         and reached.provider_agb = year_ceilings.provider_agb
     inner join ultimates
-        on ultimates.payer_kind = year_ceilings.payer_kind
+        on ultimates.as_of = year_ceilings.as_of
+        and ultimates.payer_kind = year_ceilings.payer_kind
         and ultimates.payer_code = year_ceilings.payer_code
         and ultimates.provider_agb = year_ceilings.provider_agb
 ),

@@ -1,7 +1,8 @@
 -- declarations still to come (metrics.md §9), the one implementation read by §7 and §10.
--- one row per payer × provider × service month, from the provider's first service month to the month of
--- $as_of (months without lines included: a provider that declares late by habit still has its current
--- month expected). lines not rejected as of $as_of, submitted by $as_of; lag k = submission month −
+-- one row per reporting date (as_of, from $as_of_dates: the published build has one, the forecast history
+-- every month end, §14) × payer × provider × service month, from the provider's first service month to the
+-- month of as_of (months without lines included: a provider that declares late by habit still has its current
+-- month expected). lines not rejected as of as_of, submitted by as_of; lag k = submission month −
 -- service month, capped at $chain_ladder_max_lag. development factors f_k = Σ C(i, k+1) ÷ Σ C(i, k) over
 -- the payer's service months whose lag k+1 is observed, estimated over all providers of the payer
 -- (insurer; municipality × law) and applied per provider; a factor that no month can estimate yet (or
@@ -17,32 +18,54 @@ payer_lines as not materialized (
 
 params as (
     select
-        cast($as_of as date) as as_of,
-        cast(date_trunc('month', cast($as_of as date)) as date) as as_of_month,
+        as_of,
+        cast(date_trunc('month', as_of) as date) as as_of_month,
         cast($chain_ladder_max_lag as integer) as max_lag
+    from (select unnest(cast($as_of_dates as date[])) as as_of)
+),
+
+line_cells as (
+    -- the lines grouped by what the reporting date is compared with (a few rows per provider and month)
+    select
+        payer_kind,
+        payer_code,
+        law,
+        provider_agb,
+        month,
+        submission_month,
+        submitted_date,
+        status,
+        answered_on,
+        rejected_on,
+        sum(net_amount_eur) as net_amount_eur
+    from payer_lines
+    group by all
 ),
 
 counted_lines as not materialized (
     select
-        payer_lines.payer_kind,
-        payer_lines.payer_code,
-        payer_lines.law,
-        payer_lines.provider_agb,
-        payer_lines.month,
+        params.as_of,
+        line_cells.payer_kind,
+        line_cells.payer_code,
+        line_cells.law,
+        line_cells.provider_agb,
+        line_cells.month,
         least(
-            greatest(cast(datediff('month', payer_lines.month, payer_lines.submission_month) as integer), 0),
+            greatest(cast(datediff('month', line_cells.month, line_cells.submission_month) as integer), 0),
             params.max_lag
         ) as lag,
-        payer_lines.net_amount_eur
-    from payer_lines
-    cross join params
-    where payer_lines.status <> 'rejected'
-        and payer_lines.submitted_date <= params.as_of
-        and payer_lines.month <= params.as_of_month
+        line_cells.net_amount_eur
+    from line_cells
+    inner join params
+        on line_cells.submitted_date <= params.as_of
+        and line_cells.month <= params.as_of_month
+    where status_at(line_cells.payer_kind, line_cells.status, line_cells.answered_on, line_cells.rejected_on, params.as_of)
+        <> 'rejected'
 ),
 
 provider_sums as (
     select
+        as_of,
         payer_kind,
         payer_code,
         law,
@@ -55,6 +78,7 @@ provider_sums as (
 
 provider_spans as (
     select
+        as_of,
         payer_kind,
         payer_code,
         law,
@@ -65,8 +89,9 @@ provider_spans as (
 ),
 
 provider_months as (
-    -- every month from the provider's first service month to the month of $as_of
+    -- every month from the provider's first service month to the month of as_of
     select
+        provider_spans.as_of,
         provider_spans.payer_kind,
         provider_spans.payer_code,
         provider_spans.law,
@@ -76,14 +101,16 @@ provider_months as (
             as lag_observed,
         coalesce(provider_sums.declared_eur, 0) as declared_eur
     from provider_spans
-    cross join params
+    inner join params
+        on params.as_of = provider_spans.as_of
     cross join lateral (
         select unnest(generate_series(
             cast(provider_spans.first_month as timestamp), cast(params.as_of_month as timestamp), interval 1 month
         )) as month
     ) as span
     left join provider_sums
-        on provider_sums.payer_kind = provider_spans.payer_kind
+        on provider_sums.as_of = provider_spans.as_of
+        and provider_sums.payer_kind = provider_spans.payer_kind
         and provider_sums.payer_code = provider_spans.payer_code
         and provider_sums.law is not distinct from provider_spans.law
         and provider_sums.provider_agb = provider_spans.provider_agb
@@ -92,6 +119,7 @@ provider_months as (
 
 payer_cells as (
     select
+        as_of,
         payer_kind,
         payer_code,
         law,
@@ -104,6 +132,7 @@ payer_cells as (
 
 payer_months as (
     select distinct
+        as_of,
         payer_kind,
         payer_code,
         law,
@@ -113,13 +142,13 @@ payer_months as (
 ),
 
 lags as (
-    select cast(unnest(range(0, max_lag + 1)) as integer) as lag
-    from params
+    select cast(unnest(range(0, cast($chain_ladder_max_lag as integer) + 1)) as integer) as lag
 ),
 
 cumulative as (
     -- c(i, k) for every observed lag k ≤ lag_observed(i)
     select
+        payer_months.as_of,
         payer_months.payer_kind,
         payer_months.payer_code,
         payer_months.law,
@@ -131,7 +160,8 @@ cumulative as (
     inner join lags
         on lags.lag <= payer_months.lag_observed
     left join payer_cells
-        on payer_cells.payer_kind = payer_months.payer_kind
+        on payer_cells.as_of = payer_months.as_of
+        and payer_cells.payer_kind = payer_months.payer_kind
         and payer_cells.payer_code = payer_months.payer_code
         and payer_cells.law is not distinct from payer_months.law
         and payer_cells.month = payer_months.month
@@ -141,6 +171,7 @@ cumulative as (
 
 factor_sums as (
     select
+        this_lag.as_of,
         this_lag.payer_kind,
         this_lag.payer_code,
         this_lag.law,
@@ -149,7 +180,8 @@ factor_sums as (
         sum(this_lag.cumulative_eur) as this_eur
     from cumulative as this_lag
     inner join cumulative as next_lag
-        on next_lag.payer_kind = this_lag.payer_kind
+        on next_lag.as_of = this_lag.as_of
+        and next_lag.payer_kind = this_lag.payer_kind
         and next_lag.payer_code = this_lag.payer_code
         and next_lag.law is not distinct from this_lag.law
         and next_lag.month = this_lag.month
@@ -159,6 +191,7 @@ factor_sums as (
 
 payers as (
     select distinct
+        as_of,
         payer_kind,
         payer_code,
         law
@@ -167,6 +200,7 @@ payers as (
 
 factors as (
     select
+        payers.as_of,
         payers.payer_kind,
         payers.payer_code,
         payers.law,
@@ -177,17 +211,18 @@ factors as (
         end as factor
     from payers
     cross join lags
-    cross join params
     left join factor_sums
-        on factor_sums.payer_kind = payers.payer_kind
+        on factor_sums.as_of = payers.as_of
+        and factor_sums.payer_kind = payers.payer_kind
         and factor_sums.payer_code = payers.payer_code
         and factor_sums.law is not distinct from payers.law
         and factor_sums.lag = lags.lag
-    where lags.lag < params.max_lag
+    where lags.lag < cast($chain_ladder_max_lag as integer)
 ),
 
 remaining as (
     select
+        payer_months.as_of,
         payer_months.payer_kind,
         payer_months.payer_code,
         payer_months.law,
@@ -195,7 +230,8 @@ remaining as (
         coalesce(product(factors.factor), cast(1 as double)) as remaining_factor
     from payer_months
     left join factors
-        on factors.payer_kind = payer_months.payer_kind
+        on factors.as_of = payer_months.as_of
+        and factors.payer_kind = payer_months.payer_kind
         and factors.payer_code = payer_months.payer_code
         and factors.law is not distinct from payer_months.law
         and factors.lag >= payer_months.lag_observed
@@ -210,7 +246,8 @@ chain_ladder_months as (
         case when remaining.remaining_factor > 0 then 1 / remaining.remaining_factor else 1 end as declared_share
     from provider_months
     inner join remaining
-        on remaining.payer_kind = provider_months.payer_kind
+        on remaining.as_of = provider_months.as_of
+        and remaining.payer_kind = provider_months.payer_kind
         and remaining.payer_code = provider_months.payer_code
         and remaining.law is not distinct from provider_months.law
         and remaining.month = provider_months.month
@@ -220,13 +257,14 @@ developed as (
     -- per developed month (p ≥ 0.8): the mean chain-ladder ultimate of it and the provider's two
     -- developed months before it, the prior of every later month up to the next developed one
     select
+        as_of,
         payer_kind,
         payer_code,
         law,
         provider_agb,
         month,
         avg(chain_ladder_ultimate_eur) over (
-            partition by payer_kind, payer_code, law, provider_agb
+            partition by as_of, payer_kind, payer_code, law, provider_agb
             order by month
             rows between 2 preceding and current row
         ) as prior_eur
@@ -240,7 +278,8 @@ bornhuetter_ferguson as (
         coalesce(developed.prior_eur, chain_ladder_months.chain_ladder_ultimate_eur) as prior_eur
     from chain_ladder_months
     asof left join developed
-        on developed.payer_kind = chain_ladder_months.payer_kind
+        on developed.as_of = chain_ladder_months.as_of
+        and developed.payer_kind = chain_ladder_months.payer_kind
         and developed.payer_code = chain_ladder_months.payer_code
         and coalesce(developed.law, '') = coalesce(chain_ladder_months.law, '')
         and developed.provider_agb = chain_ladder_months.provider_agb
@@ -249,6 +288,7 @@ bornhuetter_ferguson as (
 
 final as (
     select
+        as_of,
         payer_kind,
         payer_code,
         law,

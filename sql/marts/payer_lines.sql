@@ -2,7 +2,9 @@
 -- wijkverpleging lines (payer = insurer, submission = submitted_on) and iwmo/ijw lines
 -- (payer = municipality and law, submission = declared_on). one row per line × service month: a legacy
 -- iwmo line whose product period crosses months is split over them pro rata by days; a wijkverpleging
--- line belongs to the month of service_start. status is the status as of $as_of.
+-- line belongs to the month of service_start. status is the status as of $as_of; answered_on and
+-- rejected_on (municipal lines) give it at any earlier date (macro status_at), so the lines known at
+-- $as_of hold those of every earlier reporting date (metrics.md §14).
 -- $as_of is written into each filter rather than cross-joined from a one-row CTE: with the cross
 -- join, DuckDB planned the monthly refresh's cut of the lines (a semi join, pipeline/incremental.py)
 -- with its hash table on all lines, 4.6 s instead of 1.2 s at 10 million lines.
@@ -80,6 +82,8 @@ iwmo_payer_lines as (
         cast(declared_on as date) as submitted_date,
         cast(date_trunc('month', declared_on) as date) as submission_month,
         status_as_of as status,
+        cast(answered_on as date) as answered_on,
+        cast(rejected_on as date) as rejected_on,
         month_share,
         case
             when first_month = last_month then cast(net_amount_eur as decimal(18, 6))
@@ -108,6 +112,8 @@ zvw_payer_lines as (
         cast(zvw_lines.submitted_on as date) as submitted_date,
         cast(date_trunc('month', zvw_lines.submitted_on) as date) as submission_month,
         cast(zvw_lines.status as varchar) as status,
+        cast(null as date) as answered_on,
+        cast(null as date) as rejected_on,
         cast(1 as double) as month_share,
         cast(zvw_lines.net_amount_eur as decimal(18, 6)) as net_amount_eur,
         cast(coalesce(zvw_lines.net_hours, zvw_lines.net_minutes / 60.0) as double) as net_hours,
