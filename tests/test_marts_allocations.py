@@ -121,6 +121,7 @@ def build(allocations: list[dict], lines: list[dict] | None = None, *, as_of: dt
     params = MetricSettings(**settings).sql_params(as_of)
     build_table(conn, "staging", "observation_windows", params)  # from the lines and allocations
     build_table(conn, "staging", "allocation_products", params)  # from the allocations and products
+    build_table(conn, "staging", "stops_for_good", params)  # from the care events
     for name in MARTS:
         build_table(conn, "marts", name, params)
     return conn
@@ -1176,3 +1177,18 @@ def test_commitments_end_at_a_final_stop():
     early = build(allocations, as_of=D(2026, 2, 28), products=TARIFF_02A01, care_events=events)
     early_committed = rows(early, "select committed_eur from marts.allocation_commitments where allocation_number = '77'")
     assert early_committed == [{"committed_eur": pytest.approx(10600)}]
+
+    # the stops for good with the days they hold: 77 from its message on; 79 until the start that
+    # resumes it is known (21 March); 80 from its announcement; 81 from 2 April; 78 is temporary
+    spans = {r["allocation_number"]: (r["known_from"], r["resumed_from"])
+             for r in rows(conn, "select * from staging.stops_for_good")}
+    assert spans == {"77": (D(2026, 3, 20), D(9999, 12, 31)), "79": (D(2026, 3, 11), D(2026, 3, 21)),
+                     "80": (D(2026, 3, 25), D(9999, 12, 31)), "81": (D(2026, 4, 2), D(9999, 12, 31))}
+    # one build with both reporting dates gives each date's rows as the two builds above (§14)
+    params = {**MetricSettings().sql_params(D(2026, 3, 31)), "as_of_dates": [D(2026, 2, 28), D(2026, 3, 31)]}
+    build_table(conn, "marts", "allocation_commitments", params)
+    both = {(r["as_of"], r["allocation_number"]): r["committed_eur"]
+            for r in rows(conn, "select * from marts.allocation_commitments")}
+    assert {n: v for (t, n), v in both.items() if t == D(2026, 3, 31)} == committed
+    assert both[(D(2026, 2, 28), "77")] == pytest.approx(10600)
+    assert both[(D(2026, 2, 28), "79")] == pytest.approx(10600)  # its stop was not known yet either

@@ -116,6 +116,7 @@ def build(*, as_of: dt.date, events: list[dict] = (), allocations: list[dict] = 
         conn.unregister("_events")
     params = MetricSettings(**settings).sql_params(as_of)
     build_table(conn, "staging", "care_events")
+    build_table(conn, "staging", "stops_for_good")
     build_table(conn, "marts", "declaration_signals", params)
     build_table(conn, "marts", "stop_messages", params)
     return conn

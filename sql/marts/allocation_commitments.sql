@@ -6,8 +6,8 @@
 -- allocations in the twelve months up to as_of, as the allocation_months mart counts them at as_of; 1
 -- without history). Budget and total-volume allocations: their remainder pro rata by days; products
 -- priced per four weeks: one tariff per CAK period they touch. An allocation whose care stopped for
--- good (§10, §15: a stop in staging.care_events known by as_of, not temporary, not resumed by a start
--- known by as_of) runs only to its stop date, whatever its end date says: nothing is committed after it.
+-- good (§10, §15: a stop of staging.stops_for_good known by as_of and not resumed by a start known by
+-- then) runs only to its stop date, whatever its end date says: nothing is committed after it.
 -- Everything that depends on the reporting date is an interval of dates a row counts for (a version's
 -- validity, a line's answer and rejection, a month's maturity), so every date is computed in one pass.
 -- Read by budget_exhaustion and allocation_totals.
@@ -30,8 +30,9 @@ cak_periods as not materialized (
     select * from staging.cak_periods
 ),
 
-care_events as not materialized (
-    select * from staging.care_events
+-- stops for good with the days they hold (not temporary, not resumed by a later start)
+stops_for_good as not materialized (
+    select * from staging.stops_for_good
 ),
 
 observation_windows as (
@@ -187,43 +188,18 @@ utilisation as (
 
 -- allocations running after as_of ------------------------------------------------------------------
 
--- the day care stopped for good: a stop that is not temporary (end_reason 20) counts from the day it is
--- known (its message sent; without a send date, its end date reached) until a start after it is known
--- (deleted events, status 3, are gone in staging)
-stop_spans as (
-    select
-        stops.municipality_code,
-        stops.law,
-        stops.allocation_number,
-        stops.end_date as stop_date,
-        coalesce(stops.sent_on, stops.end_date) as known_from,
-        coalesce(min(coalesce(starts.sent_on, starts.start_date)), date '9999-12-31') as resumed_from
-    from care_events as stops
-    left join care_events as starts
-        on starts.event = 'start'
-        and starts.municipality_code = stops.municipality_code
-        and starts.law = stops.law
-        and starts.allocation_number = stops.allocation_number
-        and starts.start_date > stops.end_date
-    where stops.event = 'stop'
-        and not coalesce(stops.is_temporary_stop, false)
-        and stops.end_date is not null
-        and stops.allocation_number is not null
-    group by all
-),
-
 final_stops as (
     -- per allocation and reporting date: the earliest stop in force then
     select
         params.as_of,
-        stop_spans.municipality_code,
-        stop_spans.law,
-        stop_spans.allocation_number,
-        min(stop_spans.stop_date) as stop_date
-    from stop_spans
+        stops_for_good.municipality_code,
+        stops_for_good.law,
+        stops_for_good.allocation_number,
+        min(stops_for_good.end_date) as stop_date
+    from stops_for_good
     inner join params
-        on params.as_of >= stop_spans.known_from
-        and params.as_of < stop_spans.resumed_from
+        on params.as_of >= stops_for_good.known_from
+        and params.as_of < stops_for_good.resumed_from
     group by all
 ),
 

@@ -11,15 +11,15 @@
 --   duplicate_period    another such line of the same allocation, product and period that is not its
 --                       correction (neither names the other as previous_reference_number); every
 --                       line of such a pair carries the signal, the first declared one too.
--- deleted events (status 3) are already gone from staging.care_events.
+-- deleted events (status 3) are gone from the care events in staging.
 with
 
 declaration_lines as not materialized (
     select * from staging.declaration_lines
 ),
 
-care_events as not materialized (
-    select * from staging.care_events
+stops_for_good as not materialized (
+    select * from staging.stops_for_good
 ),
 
 known_lines as (
@@ -48,35 +48,12 @@ paid_lines as (
     where known_lines.debit_credit = 'D'
 ),
 
-known_events as (
-    select *
-    from care_events
-    where allocation_number is not null
-        and coalesce(sent_on, case when event = 'stop' then end_date else start_date end) <= cast($as_of as date)
-),
-
--- a stop for good: not temporary, and no start of the same allocation after its end date
+-- the stops for good at $as_of (staging.stops_for_good: not temporary, known, not resumed)
 final_stops as (
-    select
-        stops.municipality_code,
-        stops.law,
-        stops.allocation_number,
-        stops.end_date,
-        stops.end_reason,
-        stops.sent_on
-    from known_events as stops
-    where stops.event = 'stop'
-        and stops.end_date is not null
-        and not stops.is_temporary_stop
-        and not exists (
-            select 1
-            from known_events as starts
-            where starts.event = 'start'
-                and starts.municipality_code = stops.municipality_code
-                and starts.law = stops.law
-                and starts.allocation_number = stops.allocation_number
-                and starts.start_date > stops.end_date
-        )
+    select *
+    from stops_for_good
+    where known_from <= cast($as_of as date)
+        and resumed_from > cast($as_of as date)
 ),
 
 -- care stopped on the earliest end date of the allocation's stops for good

@@ -24,6 +24,10 @@ calendar_days as not materialized (
     select * from staging.calendar_days
 ),
 
+stops_for_good as not materialized (
+    select * from staging.stops_for_good
+),
+
 known_events as (
     select *
     from care_events
@@ -31,20 +35,19 @@ known_events as (
 ),
 
 stops as (
+    -- for good at $as_of: a stop of staging.stops_for_good (not temporary) that no start known by
+    -- $as_of resumes
     select
         stops.*,
-        stops.allocation_number is not null
-            and not stops.is_temporary_stop
-            and not exists (
-                select 1
-                from known_events as starts
-                where starts.event = 'start'
-                    and starts.municipality_code = stops.municipality_code
-                    and starts.law = stops.law
-                    and starts.allocation_number = stops.allocation_number
-                    and starts.start_date > stops.end_date
-            ) as is_for_good
+        coalesce(for_good.resumed_from > cast($as_of as date), false) as is_for_good
     from known_events as stops
+    left join stops_for_good as for_good
+        on for_good.municipality_code = stops.municipality_code
+        and for_good.law = stops.law
+        and for_good.allocation_number = stops.allocation_number
+        and for_good.provider_agb = stops.provider_agb
+        and for_good.client_id = stops.client_id
+        and for_good.start_date is not distinct from stops.start_date
     where stops.event = 'stop' and stops.end_date is not null
 ),
 
