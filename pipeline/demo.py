@@ -274,6 +274,16 @@ DUTCH_COLUMNS = {
 }
 DUTCH_VALUES = {"debit_credit": {"D": "Debet", "C": "Credit"}, "law": {"wmo": "Wmo", "jeugd": "Jeugdwet"}}
 
+# The declaration lines of every month are held at once (their random draws and orders are global),
+# so their few-valued text columns are enums (one byte a line, not sixteen); the categories of the
+# law are in text order, so that sorting by law sorts as the text did
+LAW_ENUM = pl.Enum(["jeugd", "wmo"])
+CATEGORY_ENUM = pl.Enum(sorted({t.category for t in TEMPLATES} | {p[1] for p in PRODUCTS}))
+KIND_ENUM = pl.Enum(["base", "resub", "credit", "redebit", "outside", "resend"])
+CODE_ENUM = pl.Enum(["", "9322", "9321", "0611,9346", "0611", "9346", "9340", "9341", "9338", "9308", "9307"])
+UNIT_ENUM = pl.Enum(sorted({t.unit or "" for t in TEMPLATES} | {p[4] for p in PRODUCTS} | {"01", "14"}))
+DC_ENUM = pl.Enum(["C", "D"])
+
 
 # ---------------------------------------------------------------------------------------------
 # Calendar arithmetic on integer days since 1970-01-01 (a Thursday)
@@ -707,7 +717,8 @@ def _allocation_months(base: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, p
     the same rows before the window (aid, k, mi, max, share of the allocation's days), which are
     never exported but count towards an allocation's total (§3, TR322)."""
     a = base.filter(~pl.col("deleted")).select(  # only what the lines need: this frame gets long
-        "aid", "tmpl", "bsn", "muni", "law", "provider", "category", "allocation_number", "start", "end_eff",
+        "aid", "tmpl", "bsn", "muni", pl.col("law").cast(LAW_ENUM), "provider", pl.col("category").cast(CATEGORY_ENUM),
+        "start", "end_eff",
         "care_end", "line_end", "volume", "is_budget", "budget_cents", "declared_product")
     start = a["start"].to_numpy()
     # months with declared care: from the window's first month (earlier months are never exported)
@@ -907,13 +918,12 @@ def _build_declarations(seed: int, base: pl.DataFrame, providers: pl.DataFrame, 
         pl.Series("product_out", prod_e),
         pl.when(pl.Series(err_unit)).then(pl.lit("14")).otherwise(pl.col("line_unit")).alias("unit_out"),
         # a line on an allocation the municipality does not know (rejected with 9338)
-        pl.when(pl.Series(err_alloc)).then(pl.lit("9") + pl.col("allocation_number").str.zfill(7))
-        .otherwise(pl.col("allocation_number")).alias("alloc_out"), pl.lit("D").alias("dc"), pl.lit("base").alias("kind"),
+        pl.Series("alloc_bad", err_alloc), pl.lit("D").alias("dc"), pl.lit("base").alias("kind"),
         pl.lit(-1, pl.Int64).alias("src"), pl.lit(0, pl.Int64).alias("msg_seq"),
     ).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("lid"))
     keep_cols = ["lid", "kind", "src", "aid", "bsn", "muni", "law", "provider", "category", "mi",
                  "p0", "p1", "vol", "dm", "code", "tariff_out", "amount_out", "product_out",
-                 "unit_out", "alloc_out", "dc", "msg_seq", "allocation_number", "line_unit",
+                 "unit_out", "alloc_bad", "dc", "msg_seq", "line_unit",
                  "prod_idx", "tariff", "amount", "in_minutes", "after_stop"]
     lines = lines.select(keep_cols)
     n = lines.height
@@ -935,7 +945,7 @@ def _build_declarations(seed: int, base: pl.DataFrame, providers: pl.DataFrame, 
         dm=pl.col("dm") + 1 + pl.Series(rng.integers(0, 2, fixable.height)),
         code=pl.lit(""), tariff_out=pl.col("tariff"), amount_out=pl.col("amount"),
         product_out=pl.Series(prod_codes[fixable["prod_idx"].to_numpy()]),
-        unit_out=pl.col("line_unit"), alloc_out=pl.col("allocation_number"),
+        unit_out=pl.col("line_unit"), alloc_bad=pl.lit(False),
     )
     # credits of approved lines, each with a new debit in the same message (1.5%)
     # (never of a line declared after a stop: the planted lines stay debits)
@@ -966,10 +976,11 @@ def _build_declarations(seed: int, base: pl.DataFrame, providers: pl.DataFrame, 
     ]).filter((pl.col("mi") >= 0) & (pl.col("mi") <= 23))
     # keep what later steps need, in compact types (this frame holds ~12 million rows at scale 100)
     all_lines = pl.concat([lines, resub, credit, redebit, outside]).select(
-        "lid", "kind", "src", pl.col("aid").cast(pl.Int32), "bsn", pl.col("muni").cast(pl.Int8), "law",
-        pl.col("provider").cast(pl.Int16), "category", pl.col("mi").cast(pl.Int16), pl.col("p0").cast(pl.Int32),
-        pl.col("p1").cast(pl.Int32), "vol", pl.col("dm").cast(pl.Int16), "code", "tariff_out", "amount_out",
-        "product_out", "unit_out", "alloc_out", "dc", pl.col("msg_seq").cast(pl.Int8),
+        "lid", pl.col("kind").cast(KIND_ENUM), "src", pl.col("aid").cast(pl.Int32), pl.col("bsn").cast(pl.Int32),
+        pl.col("muni").cast(pl.Int8), "law", pl.col("provider").cast(pl.Int16), "category", pl.col("mi").cast(pl.Int16),
+        pl.col("p0").cast(pl.Int32), pl.col("p1").cast(pl.Int32), "vol", pl.col("dm").cast(pl.Int16),
+        pl.col("code").cast(CODE_ENUM), "tariff_out", "amount_out", pl.col("product_out").cast(PRODUCT_ENUM),
+        pl.col("unit_out").cast(UNIT_ENUM), "alloc_bad", pl.col("dc").cast(DC_ENUM), pl.col("msg_seq").cast(pl.Int8),
         pl.col("prod_idx").cast(pl.Int16), "after_stop")
     return all_lines, u_alloc
 
@@ -979,6 +990,16 @@ def _alternative_product(p: int) -> str:
     cat = PRODUCTS[p][1]
     same = [q[0] for q in PRODUCTS if q[1] == cat and q[0] != PRODUCTS[p][0]]
     return same[0] if same else PRODUCTS[p][0][:2] + "Z99"
+
+
+PRODUCT_ENUM = pl.Enum(sorted({p[0] for p in PRODUCTS} | {_alternative_product(i) for i in range(len(PRODUCTS))}))
+
+
+def _alloc_out(aid: pl.Expr, bad: pl.Expr) -> pl.Expr:
+    """The allocation number a line carries: its allocation's (aid + 1), or for a line sent on a number
+    the municipality does not know (rejected with 9338) that number behind a 9."""
+    number = (aid.cast(pl.Int64) + 1).cast(pl.String)
+    return pl.when(bad).then(pl.lit("9") + number.str.zfill(7)).otherwise(number)
 
 
 def _messages(seed: int, lines: pl.DataFrame, as_of: date):
@@ -1045,7 +1066,7 @@ def _finalise_declarations(seed: int, holder: dict[str, pl.DataFrame], as_of: da
                             roll="forward", holidays=nl_holidays).astype(np.int64)
     vm2 = vm2.with_columns(pl.Series("answered", ans2), pl.lit(False).alias("void"))
     resend = voided.drop("declared", "answered", "void", "msg_seq").with_columns(
-        pl.lit("resend").alias("kind"), pl.lit(1, pl.Int8).alias("msg_seq"),
+        pl.lit("resend", KIND_ENUM).alias("kind"), pl.lit(1, pl.Int8).alias("msg_seq"),
         (pl.int_range(pl.len(), dtype=pl.Int64) + lines["lid"].max() + 1).alias("lid"),
     ).join(vm2.select(*key, "declared", "answered", "void"), on=key, how="left")
     lines = pl.concat([lines, resend.select(lines.columns)])
@@ -1069,7 +1090,7 @@ def _declarations_frame(lines: pl.DataFrame, providers: pl.DataFrame) -> pl.Data
     df = pl.DataFrame({
         "provider_agb": agb,
         "municipality_code": muni,
-        "law": lines["law"],
+        "law": lines["law"].cast(pl.String),
         # at most 12 characters (iWmo BerichtIdentificatie), e.g. W2501036101
         "message_id": law_short.str.slice(0, 1) + ym.str.slice(2) + muni + _str_from_series(seq + 1, 2),
         # alphanumeric, at most 12 characters (LDT_IdentificatieDeclaratie), e.g. DW25010361
@@ -1082,16 +1103,16 @@ def _declarations_frame(lines: pl.DataFrame, providers: pl.DataFrame) -> pl.Data
         "previous_reference_number": pl.Series(
             np.where((lines["dc"] == "C").to_numpy(), lines["src"].to_numpy(), -1)),
         "client_bsn": lines["bsn"].cast(pl.String),
-        "allocation_number": lines["alloc_out"],
-        "product_category": lines["category"],
-        "product_code": lines["product_out"],
+        "allocation_number": lines.select(_alloc_out(pl.col("aid"), pl.col("alloc_bad"))).to_series(),
+        "product_category": lines["category"].cast(pl.String),
+        "product_code": lines["product_out"].cast(pl.String),
         "period_start": _dates(lines["p0"].to_numpy(), "period_start"),
         "period_end": _dates(lines["p1"].to_numpy(), "period_end"),
         "volume": lines["vol"],
-        "unit": lines["unit_out"],
+        "unit": lines["unit_out"].cast(pl.String),
         "tariff_eur": lines["tariff_out"] / 100,
         "amount_eur": lines["amount_out"] / 100,
-        "debit_credit": lines["dc"],
+        "debit_credit": lines["dc"].cast(pl.String),
     })
     prev = df["previous_reference_number"]
     df = df.with_columns(
@@ -1109,7 +1130,7 @@ def _answers_frame(seed: int, lines: pl.DataFrame, msgs: pl.DataFrame, decl: pl.
     as_of_day = day_number(as_of)
     key = ["provider", "muni", "law", "dm", "msg_seq"]
     answered = msgs.filter((pl.col("answered") >= 0) & (pl.col("answered") <= as_of_day))
-    ld = pl.concat([lines.select(*key, "code", "lid", "void"), decl.select("provider_agb", "message_id", "reference_number",
+    ld = pl.concat([lines.select(*key, pl.col("code").cast(pl.String), "lid", "void"), decl.select("provider_agb", "message_id", "reference_number",
                                                                         "municipality_code")], how="horizontal")
     ld = ld.join(answered.select(*key, "answered"), on=key, how="inner")
     rejected = ld.filter((pl.col("code") != "") & ~pl.col("void"))
@@ -1562,7 +1583,7 @@ def _budgets_frame(all_lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
     """
     muni_codes = [m[0] for m in MUNICIPALITIES]
     d = all_lines.filter(pl.col("code") == "").with_columns(
-        pl.col("muni").cast(pl.Int64),
+        pl.col("muni").cast(pl.Int64), pl.col("law", "category").cast(pl.String),
         (pl.col("mi").cast(pl.Int64) // 12 + 2025).alias("year"),
         pl.when(pl.col("dc") == "C").then(-pl.col("amount_out")).otherwise(pl.col("amount_out")).alias("net"),
     )
@@ -1665,16 +1686,16 @@ def _after_stop_truth(lines: pl.DataFrame, msgs: pl.DataFrame, stops: pl.DataFra
     final = stops.filter(pl.col("kind") == "final").select(
         pl.col("aid").cast(pl.Int64), pl.col("end_date").cast(pl.Int32).cast(pl.Int64).alias("stop_day"))
     # (not the lines sent on a wrong allocation number: those cannot be linked to the stop)
-    right_number = pl.col("alloc_out") == (pl.col("aid").cast(pl.Int64) + 1).cast(pl.String)
+    right_number = ~pl.col("alloc_bad")
     d = (lines.filter(pl.col("after_stop") & ~rejected & right_number)
          .with_columns(pl.col("aid").cast(pl.Int64)).join(final, on="aid")
          .filter(pl.col("p0") > pl.col("stop_day")).sort("muni", "provider", "lid"))
     muni_codes = [m[0] for m in MUNICIPALITIES]
     return pl.DataFrame({
         "municipality_code": _take(muni_codes, d["muni"].to_numpy()),
-        "law": d["law"],
+        "law": d["law"].cast(pl.String),
         "provider_agb": providers["provider_agb"].gather(d["provider"].to_numpy()),
-        "allocation_number": d["alloc_out"],
+        "allocation_number": (d["aid"] + 1).cast(pl.String),
         "reference_number": "RN" + _str_from_series(d["lid"], 10),
         "stop_date": _dates(d["stop_day"].to_numpy(), "stop_date"),
         "period_start": _dates(d["p0"].to_numpy(), "period_start"),
@@ -1877,7 +1898,7 @@ def build_frames(seed: int = 42, scale: float = 1.0, as_of: date = date(2026, 10
     monthly = all_lines.filter(pl.col("code") == "").group_by("muni", "law", "mi").agg(
         pl.col("bsn").filter(pl.col("dc") == "D").n_unique().alias("clients"),
         (pl.when(pl.col("dc") == "C").then(-pl.col("amount_out")).otherwise(pl.col("amount_out")).sum() / 100)
-        .alias("spend_eur"))
+        .alias("spend_eur")).with_columns(pl.col("law").cast(pl.String))
     holder = {"lines": all_lines}
     del all_lines
     lines, msgs = _finalise_declarations(seed, holder, as_of)
