@@ -178,17 +178,15 @@ def read_file(path: Path, kind: str, profile: Profile) -> pl.DataFrame:
         raise FileRefused(
             "missing_column", f"required column(s) {missing} are missing for {kind}", rows_only
         )
-    frame = rows_only.with_columns(
-        pl.lit(None, dtype=pl.String).alias(c) for c in expected if c not in frame.columns
-    )
-    # Trim text, empty strings are missing values, then apply the profile's value maps.
-    frame = frame.with_columns(
-        pl.col(c).str.strip_chars().replace("", None) for c in expected
-    )
-    for column, mapping in profile.values.items():
-        if column in frame.columns:
-            frame = frame.with_columns(pl.col(column).replace({str(k): str(v) for k, v in mapping.items()}))
-    return frame.select("source_row", *expected)
+    # Trim text, empty strings are missing values, then apply the profile's value maps: one
+    # select over the file (a missing optional column is all null)
+    values = {c: {str(k): str(v) for k, v in m.items()} for c, m in profile.values.items()}
+
+    def canonical(c: str) -> pl.Expr:
+        text = (pl.col(c) if c in rows_only.columns else pl.lit(None, dtype=pl.String)).str.strip_chars().replace("", None)
+        return (text.replace(values[c]) if c in values else text).alias(c)
+
+    return rows_only.select("source_row", *(canonical(c) for c in expected))
 
 
 # A number's text must fit the profile's convention exactly; anything else is no number (never
@@ -242,33 +240,64 @@ def _strptime(text: pl.Expr, dtype, fmt: str) -> pl.Expr:
     return pl.when(text.str.contains(format_pattern(fmt))).then(text.str.strptime(dtype, fmt, strict=False))
 
 
-def _parse_date(col: str, fmt: str) -> pl.Expr:
+_TYPED_DATE = r"^\d{4}-\d{2}-\d{2}[ T]00:00:00(\.0+)?$"
+
+
+def _parse_date(col: str, fmt: str, typed_cells: bool = True) -> pl.Expr:
     text = pl.col(col)
+    if not typed_cells:  # no value of the column looks like a typed cell: the profile's format only
+        return _strptime(text, pl.Date, fmt)
     # Excel cells typed as dates arrive as 'YYYY-MM-DD 00:00:00' (a typed cell, not text to guess).
-    typed = text.str.contains(r"^\d{4}-\d{2}-\d{2}[ T]00:00:00(\.0+)?$")
+    typed = text.str.contains(_TYPED_DATE)
     return pl.when(typed).then(_strptime(text.str.slice(0, 10), pl.Date, "%Y-%m-%d")).otherwise(
         _strptime(text, pl.Date, fmt))
 
 
-def _parse_datetime(col: str, fmt: str | None) -> pl.Expr:
+def _datetime_candidates(col: str, fmt: str | None, typed_cells: bool = True) -> list[pl.Expr]:
+    """The readings of a timestamp column, first match wins: the profile's format, the ISO forms,
+    then a date alone (midnight)."""
     text = pl.col(col)
     candidates = [f for f in (fmt, "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S%.f") if f]
-    parsed = pl.coalesce([_strptime(text, pl.Datetime("us"), f) for f in candidates])
-    return pl.coalesce(parsed, _parse_date(col, "%Y-%m-%d").cast(pl.Datetime("us")))
+    return [*(_strptime(text, pl.Datetime("us"), f) for f in candidates),
+            _parse_date(col, "%Y-%m-%d", typed_cells).cast(pl.Datetime("us"))]
+
+
+def _parse_datetime(col: str, fmt: str | None) -> pl.Expr:
+    return pl.coalesce(_datetime_candidates(col, fmt))
+
+
+def _first_reading(frame: pl.DataFrame, col: str, candidates: list[pl.Expr]) -> pl.Series:
+    """``pl.coalesce(candidates)`` over ``frame``, computed one reading at a time on the rows no
+    earlier reading parsed (most columns hold one format: the other readings then cost nothing)."""
+    result = frame.select(candidates[0].alias(col)).to_series()
+    for candidate in candidates[1:]:
+        open_rows = frame.select(pl.col(col).is_not_null() & result.is_null()).to_series()
+        if not open_rows.any():
+            break
+        rows = open_rows.arg_true()
+        later = frame[rows].select(candidate.alias(col)).to_series()
+        result = result.scatter(rows, later)  # these rows are null so far
+    return result
 
 
 def cast(frame: pl.DataFrame, kind: str, profile: Profile) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Typed frame and a frame of conversion errors (source_row, reason_code, reason_text)."""
     opts = profile.read
     date_fmt = opts.get("date_format", "%Y-%m-%d")
-    exprs = []
+    temporal = [c for c, t in dtypes(kind).items() if t in (pl.Date, pl.Datetime) and c in frame.columns]
+    # a column none of whose values has the form of a typed Excel cell needs no typed reading
+    # (the same result for every row; a CSV export has none)
+    typed_cells = frame.select(pl.col(c).str.contains(_TYPED_DATE).any() for c in temporal).row(0) if temporal else ()
+    typed_cells = dict(zip(temporal, typed_cells))
+    exprs, later = [], {}
     for col, dtype in dtypes(kind).items():
         if dtype == pl.String:
             exprs.append(pl.col(col))
         elif dtype == pl.Date:
-            exprs.append(_parse_date(col, date_fmt).alias(col))
+            exprs.append(_parse_date(col, date_fmt, typed_cells.get(col, True)).alias(col))
         elif dtype == pl.Datetime:
-            exprs.append(_parse_datetime(col, opts.get("datetime_format")).alias(col))
+            later[col] = _datetime_candidates(col, opts.get("datetime_format"), typed_cells.get(col, True))
+            exprs.append(pl.lit(None, pl.Datetime("us")).alias(col))
         elif dtype == pl.Float64:
             exprs.append(_parse_number(col, opts.get("decimal_comma", False)).alias(col))
         else:
@@ -276,6 +305,8 @@ def cast(frame: pl.DataFrame, kind: str, profile: Profile) -> tuple[pl.DataFrame
             # an integer column takes whole numbers only: '2025.5' is no year (never truncated)
             exprs.append(pl.when(number == number.floor()).then(number).cast(dtype, strict=False).alias(col))
     typed = frame.select("source_row", *exprs)
+    if later:
+        typed = typed.with_columns(_first_reading(frame, col, candidates) for col, candidates in later.items())
     failures = []
     for col, dtype in dtypes(kind).items():
         if dtype == pl.String:
