@@ -336,32 +336,35 @@ class Loader:
         read = [(i, e) for i, e in enumerate(batch) if e.text is not None]
         if not read:
             return pl.DataFrame(), pl.DataFrame(schema=_QUARANTINE_SCHEMA)
-        # While validated together the rows get a running id as source_row; origin maps it back.
-        texts, origins, offset = {}, [], 0
+        # While validated together the rows get a running id as source_row (1, 2, ... over the
+        # files in batch order); the file's position and its own row number are read back from
+        # two columns by that id (a gather, no join).
+        texts, offsets, offset = {}, [], 0
         for i, e in read:
-            ids = pl.int_range(offset + 1, offset + e.text.height + 1, dtype=pl.Int64, eager=True)
-            origins.append(pl.DataFrame({"source_row": ids, "_row": e.text["source_row"]})
-                           .with_columns(_file=pl.lit(i, dtype=pl.Int32)))
-            texts[i] = e.text.with_columns(source_row=ids)
+            texts[i] = e.text.with_columns(
+                source_row=pl.int_range(offset + 1, offset + e.text.height + 1, dtype=pl.Int64))
+            offsets.append(offset)
             offset += e.text.height
-        origin = pl.concat(origins)
-        typed, cast_errors, text = [], [], []
+        origin_row = pl.concat([e.text["source_row"] for _, e in read])
+        origin_file = pl.concat([pl.repeat(i, e.text.height, dtype=pl.Int32, eager=True) for i, e in read])
+        typed, cast_errors = [], []
         for name in dict.fromkeys(e.profile.name for _, e in read):  # cast per mapping profile
             group = pl.concat([texts[i] for i, e in read if e.profile.name == name])
             frame, errors = cast(group, self.kind, next(e.profile for _, e in read if e.profile.name == name))
             typed.append(frame)
             cast_errors.append(errors)
-            text.append(group)
-        text = pl.concat(text)
         good, errors = validate(pl.concat(typed), self.kind, self.today, pl.concat(cast_errors))
         good = self._pseudonymise(good)
-        # JSON records only for the rows that failed, not for the whole batch
-        failed = text.filter(pl.col("source_row").is_in(errors["source_row"].implode()))
+        # JSON records only for the rows that failed, read from the files that hold them
+        failed_ids = errors["source_row"]
+        holders = sorted({read[k][0] for k in (pl.Series(offsets).search_sorted(failed_ids, side="left") - 1).to_list()})
+        failed = pl.concat([texts[i].filter(pl.col("source_row").is_in(failed_ids.implode())) for i in holders]
+                           ) if holders else texts[read[0][0]].clear()
         quarantine = errors.join(_records(failed), on="source_row", how="left")
 
         def restore(frame: pl.DataFrame) -> pl.DataFrame:
-            return frame.join(origin, on="source_row", how="left", maintain_order="left").with_columns(
-                source_row=pl.col("_row")).drop("_row")
+            index = frame["source_row"] - 1
+            return frame.with_columns(source_row=origin_row.gather(index), _file=origin_file.gather(index))
 
         return restore(good), restore(quarantine)
 
