@@ -1078,24 +1078,35 @@ def _finalise_declarations(seed: int, holder: dict[str, pl.DataFrame], as_of: da
     return lines, msgs
 
 
-def _declarations_frame(lines: pl.DataFrame, providers: pl.DataFrame) -> pl.DataFrame:
+def _message_columns(lines: pl.DataFrame) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """municipality_code, message_id and declaration_number of lines (or of messages: the columns
+    muni, law, dm and msg_seq)."""
     muni_codes = [m[0] for m in MUNICIPALITIES]
-    agb = providers["provider_agb"].gather(lines["provider"].to_numpy())
     muni = _take(muni_codes, lines["muni"].to_numpy())
     law_short = lines.select(pl.when(pl.col("law") == "wmo").then(pl.lit("WMO")).otherwise(pl.lit("JW")))
     law_short = law_short.to_series()
     dm = lines["dm"]
     ym = (dm // 12 + 2025).cast(pl.String) + (dm % 12 + 1).cast(pl.String).str.zfill(2)
     seq = lines["msg_seq"]
+    # at most 12 characters (iWmo BerichtIdentificatie), e.g. W2501036101
+    message_id = law_short.str.slice(0, 1) + ym.str.slice(2) + muni + _str_from_series(seq + 1, 2)
+    # alphanumeric, at most 12 characters (LDT_IdentificatieDeclaratie), e.g. DW25010361
+    declaration_number = ("D" + law_short.str.slice(0, 1) + ym.str.slice(2) + muni
+                          + pl.Series(np.where(seq.to_numpy() > 0, "B", "")))
+    return muni, message_id, declaration_number
+
+
+def _declarations_frame(lines: pl.DataFrame, providers: pl.DataFrame) -> pl.DataFrame:
+    """The declaration frame of compact lines, row by row (so any part of the lines gives the same
+    rows as the whole)."""
+    agb = providers["provider_agb"].gather(lines["provider"].to_numpy())
+    muni, message_id, declaration_number = _message_columns(lines)
     df = pl.DataFrame({
         "provider_agb": agb,
         "municipality_code": muni,
         "law": lines["law"].cast(pl.String),
-        # at most 12 characters (iWmo BerichtIdentificatie), e.g. W2501036101
-        "message_id": law_short.str.slice(0, 1) + ym.str.slice(2) + muni + _str_from_series(seq + 1, 2),
-        # alphanumeric, at most 12 characters (LDT_IdentificatieDeclaratie), e.g. DW25010361
-        "declaration_number": "D" + law_short.str.slice(0, 1) + ym.str.slice(2) + muni
-                              + pl.Series(np.where(seq.to_numpy() > 0, "B", "")),
+        "message_id": message_id,
+        "declaration_number": declaration_number,
         "declaration_period_start": _dates(month_start(lines["dm"].to_numpy()), "declaration_period_start"),
         "declaration_period_end": _dates(month_end(lines["dm"].to_numpy()), "declaration_period_end"),
         "declared_on": _dates(lines["declared"].to_numpy(), "declared_on"),
@@ -1124,20 +1135,128 @@ def _str_from_series(s: pl.Series, width: int) -> pl.Series:
     return s.cast(pl.String).str.zfill(width)
 
 
-def _answers_frame(seed: int, lines: pl.DataFrame, msgs: pl.DataFrame, decl: pl.DataFrame, as_of: date):
-    """325 content: rejected lines plus one declaration-level row per answered message."""
+# the columns of the compact lines that the declaration frame is built from
+_DECLARATION_SOURCE = {
+    "provider": pl.Int16, "muni": pl.Int8, "law": LAW_ENUM, "dm": pl.Int16, "msg_seq": pl.Int8, "declared": pl.Int32,
+    "lid": pl.Int64, "dc": DC_ENUM, "src": pl.Int64, "bsn": pl.Int32, "aid": pl.Int32, "alloc_bad": pl.Boolean,
+    "category": CATEGORY_ENUM, "product_out": PRODUCT_ENUM, "p0": pl.Int32, "p1": pl.Int32, "vol": pl.Int64,
+    "unit_out": UNIT_ENUM, "tariff_out": pl.Int32, "amount_out": pl.Int32,
+}
+
+
+class Declarations:
+    """The declaration lines as known at as_of, held compact (about 50 bytes a line: numbers and
+    enums, no text) in the order of the files (municipality, day declared, provider, law, message,
+    reference number), with the deliberate defects as edits and extra rows.
+
+    The declaration frame (text, about 400 bytes a line) is built a part at a time: ``months()``
+    gives one month of declared_on at a time, so writing holds one month's text, not every line's.
+    ``frame()`` builds the whole frame (what ``build_frames`` returns).
+    """
+
+    def __init__(self, lines: pl.DataFrame, providers: pl.DataFrame):
+        self.lines = lines.select(pl.col(c).cast(t, strict=True) for c, t in _DECLARATION_SOURCE.items()).with_row_index("_row")
+        self.providers = providers
+        self.r_bsn = self.r_neg = self.r_missing = np.zeros(0, np.uint32)
+        self.extra = _declarations_frame(self.lines.head(0), providers)  # duplicates and ghost credits, at the end
+
+    @property
+    def height(self) -> int:
+        return self.lines.height + self.extra.height
+
+    def text(self, part: pl.DataFrame) -> pl.DataFrame:
+        """The declaration frame of some rows of ``self.lines`` (with their _row), defects applied."""
+        decl = _declarations_frame(part, self.providers)
+        idx = part["_row"]
+        bsn_bad = (decl["client_bsn"].str.slice(0, 8)
+                   + ((decl["client_bsn"].str.slice(8, 1).cast(pl.Int64) + 1) % 10).cast(pl.String))
+        return decl.with_columns(
+            pl.when(idx.is_in(self.r_bsn)).then(bsn_bad).otherwise(pl.col("client_bsn")).alias("client_bsn"),
+            pl.when(idx.is_in(self.r_neg)).then(-pl.col("volume")).otherwise(pl.col("volume")).alias("volume"),
+            pl.when(idx.is_in(self.r_missing)).then(None).otherwise(pl.col("allocation_number")).alias("allocation_number"),
+        )
+
+    def rows(self, rows: np.ndarray) -> pl.DataFrame:
+        """The declaration frame of the lines at these positions, in this order."""
+        return self.text(self.lines[np.asarray(rows, dtype=np.int64)])
+
+    def frame(self) -> pl.DataFrame:
+        return pl.concat([self.text(self.lines), self.extra])
+
+    def provider_agbs(self) -> pl.Series:
+        return self.providers["provider_agb"].gather(self.lines["provider"].unique().to_numpy())
+
+    def where(self, lines: pl.Expr, extra: pl.Expr) -> pl.DataFrame:
+        """The rows where the condition holds (on the compact lines, and on the extra rows' text), in order."""
+        return pl.concat([self.text(self.lines.filter(lines)), self.extra.filter(extra)])
+
+    def head_where(self, lines: pl.Expr, extra: pl.Expr, n: int) -> pl.DataFrame:
+        """The first n rows where the condition holds."""
+        return pl.concat([self.text(self.lines.filter(lines).head(n)), self.extra.filter(extra)]).head(n)
+
+    def months(self):
+        """(month of declared_on "YYYY-MM", its declaration frame) for every month, in order."""
+        declared = self.lines["declared"]
+        if not self.lines.height:
+            return
+        first, last = month_index(np.array([declared.min(), declared.max()]))
+        extra_month = self.extra.select(_month_key(pl.col("declared_on"))).to_series()
+        for mi in range(int(first), int(last) + 1):  # a month at a time
+            part = self.lines.filter(pl.col("declared").is_between(int(month_start(mi)), int(month_end(mi))))
+            key = str(MONTH_BASE + mi)
+            frame = pl.concat([self.text(part), self.extra.filter(extra_month == key)])
+            if frame.height:
+                yield key, frame
+
+
+class _DeclarationFrame:
+    """A declaration frame already built, behind Declarations' reading methods."""
+
+    def __init__(self, frame: pl.DataFrame):
+        self.df = frame
+        self.height = frame.height
+
+    def frame(self) -> pl.DataFrame:
+        return self.df
+
+    def provider_agbs(self) -> pl.Series:
+        return self.df["provider_agb"]
+
+    def where(self, lines: pl.Expr, extra: pl.Expr) -> pl.DataFrame:
+        return self.df.filter(extra)
+
+    def head_where(self, lines: pl.Expr, extra: pl.Expr, n: int) -> pl.DataFrame:
+        return self.df.filter(extra).head(n)
+
+    def months(self):
+        decl = self.df.with_columns(_month_key(pl.col("declared_on")).alias("_m"))
+        for (month,), part in _partitions(decl, ["_m"]):
+            yield month, part.drop("_m")
+
+
+def _answers_frame(seed: int, lines: pl.DataFrame, msgs: pl.DataFrame, providers: pl.DataFrame, as_of: date):
+    """325 content: rejected lines plus one declaration-level row per answered message.
+
+    Grouped and joined on the compact lines; text is built only for the rows answered."""
     rng = np.random.default_rng([seed, 43])
     as_of_day = day_number(as_of)
     key = ["provider", "muni", "law", "dm", "msg_seq"]
-    answered = msgs.filter((pl.col("answered") >= 0) & (pl.col("answered") <= as_of_day))
-    ld = pl.concat([lines.select(*key, pl.col("code").cast(pl.String), "lid", "void"), decl.select("provider_agb", "message_id", "reference_number",
-                                                                        "municipality_code")], how="horizontal")
-    ld = ld.join(answered.select(*key, "answered"), on=key, how="inner")
-    rejected = ld.filter((pl.col("code") != "") & ~pl.col("void"))
-    # one declaration-level row per answered message
-    per_msg = ld.group_by("provider_agb", "municipality_code", "law", "message_id", "answered").agg(
+    answered = msgs.filter((pl.col("answered") >= 0) & (pl.col("answered") <= as_of_day)).select(*key, "answered")
+    # rejected lines of answered messages
+    rejected = lines.filter((pl.col("code") != "") & ~pl.col("void")).join(answered, on=key, how="inner")
+    rejected_text = _declarations_frame(rejected, providers)
+    rejected = rejected_text.select("provider_agb", "municipality_code", "law", "message_id", "reference_number").with_columns(
+        rejected["answered"], rejected["code"].cast(pl.String))
+    # one declaration-level row per answered message (that holds lines)
+    per_msg = lines.group_by(key).agg(
         (pl.col("code") != "").any().alias("any_rejected"), pl.col("void").first().alias("void"),
-    ).sort("provider_agb", "message_id")
+    ).join(answered, on=key, how="inner")
+    muni, message_id, _ = _message_columns(per_msg)
+    per_msg = pl.DataFrame({
+        "provider_agb": providers["provider_agb"].gather(per_msg["provider"].to_numpy()),
+        "municipality_code": muni, "law": per_msg["law"].cast(pl.String), "message_id": message_id,
+        "answered": per_msg["answered"], "any_rejected": per_msg["any_rejected"], "void": per_msg["void"],
+    }).sort("provider_agb", "message_id")
     # codes as the 325 carries them: the header's code, then the DeclaratieAntwoord's (IV087)
     void_code = np.where(rng.random(per_msg.height) < 0.5, "0001", "0200,9333")
     msg_rows = per_msg.with_columns(
@@ -1192,7 +1311,7 @@ def _at_least_one(eligible: np.ndarray, r: np.ndarray, share: float) -> np.ndarr
 
 
 def _care_events(seed: int, base: pl.DataFrame, u_alloc: np.ndarray, providers: pl.DataFrame, as_of: date,
-                 decl: pl.DataFrame, alloc: pl.DataFrame):
+                 decl_agbs: pl.Series, alloc: pl.DataFrame):
     """Start and stop messages (305/307 content) with their Dagtekening (sent_on), and their truth.
 
     Planted: stops sent late, temporary stops (20) resumed by a later start, stops sent by mistake
@@ -1285,7 +1404,7 @@ def _care_events(seed: int, base: pl.DataFrame, u_alloc: np.ndarray, providers: 
         "status": evs["status"],
         "sent_on": _dates(evs["sent"].to_numpy(), "sent_on"),
     })
-    frame = frame.with_columns(_xml_message_dates(frame, decl, alloc).alias("sent_on"))
+    frame = frame.with_columns(_xml_message_dates(frame, decl_agbs, alloc).alias("sent_on"))
     evs = evs.with_columns((frame["sent_on"].cast(pl.Int32).cast(pl.Int64)).alias("sent"))
     return frame, _stop_truth(evs, base, providers, as_of, nl_holidays)
 
@@ -1798,39 +1917,36 @@ def _inject_bad_rows(seed: int, frames: dict[str, pl.DataFrame],
 
     Lines in ``keep_refs`` (planted truth, e.g. declared after a stop) are never made bad."""
     rng = np.random.default_rng([seed, 90])
-    decl = frames["declarations"]
-    k = max(2, round(decl.height * 0.0001))  # per defect, about 0.1% of lines over all defects
-    credited = decl["previous_reference_number"].drop_nulls()
-    eligible = decl.with_row_index("_row").filter(
-        (pl.col("debit_credit") == "D") & ~pl.col("reference_number").is_in(credited.implode())
-        & ~pl.col("reference_number").is_in(keep_refs.implode()))
-    rows = rng.choice(eligible["_row"].to_numpy(), 4 * k, replace=False)
+    decls: Declarations = frames["declarations"]
+    lines = decls.lines
+    k = max(2, round(lines.height * 0.0001))  # per defect, about 0.1% of lines over all defects
+    # debits whose reference number is neither credited nor kept (reference number = "RN" + lid)
+    credited = lines.filter(pl.col("dc") == "C")["src"]
+    keep = keep_refs.str.slice(2).cast(pl.Int64)
+    eligible = lines.filter(
+        (pl.col("dc") == "D") & ~pl.col("lid").is_in(credited.implode()) & ~pl.col("lid").is_in(keep.implode()))
+    eligible = eligible["_row"].to_numpy()
+    rows = rng.choice(eligible, 4 * k, replace=False)
     r_bsn, r_neg, r_missing, r_dup = rows[:k], rows[k:2 * k], rows[2 * k:3 * k], rows[3 * k:]
     bad = []
-    idx = pl.Series(np.arange(decl.height))
-    bsn_bad = (decl["client_bsn"].str.slice(0, 8) + ((decl["client_bsn"].str.slice(8, 1).cast(pl.Int64) + 1) % 10).cast(pl.String))
-    decl = decl.with_columns(
-        pl.when(idx.is_in(r_bsn)).then(bsn_bad).otherwise(pl.col("client_bsn")).alias("client_bsn"),
-        pl.when(idx.is_in(r_neg)).then(-pl.col("volume")).otherwise(pl.col("volume")).alias("volume"),
-        pl.when(idx.is_in(r_missing)).then(None).otherwise(pl.col("allocation_number")).alias("allocation_number"),
-    )
+    # a wrong check digit, a negative volume, no allocation number: edits applied as the text is built
+    decls.r_bsn, decls.r_neg, decls.r_missing = r_bsn, r_neg, r_missing
     for rows_, defect in ((r_bsn, "bsn_fails_elfproef"), (r_neg, "negative_volume"), (r_missing, "missing_allocation_number")):
-        bad.append(decl[rows_].select(pl.lit("declarations").alias("kind"), "reference_number", "municipality_code",
-                                      "declared_on", pl.lit(defect).alias("defect")))
+        bad.append(decls.rows(rows_).select(pl.lit("declarations").alias("kind"), "reference_number", "municipality_code",
+                                            "declared_on", pl.lit(defect).alias("defect")))
     # duplicate reference numbers: the same line sent again in the next message, same number
-    dup = decl[r_dup]
+    dup = decls.rows(r_dup)
     # credits whose debit does not exist
-    ghost = decl[rng.choice(eligible["_row"].to_numpy(), k, replace=False)].with_columns(
+    ghost = decls.rows(rng.choice(eligible, k, replace=False)).with_columns(
         pl.lit("C").alias("debit_credit"),
         ("RNX" + pl.col("reference_number").str.slice(2)).alias("reference_number"),
         ("RN9" + pl.col("reference_number").str.slice(3)).alias("previous_reference_number"),
     )
-    decl = pl.concat([decl, dup, ghost])
+    decls.extra = pl.concat([dup, ghost])
     bad.append(dup.select(pl.lit("declarations").alias("kind"), "reference_number", "municipality_code",
                           "declared_on", pl.lit("duplicate_reference_number").alias("defect")))
     bad.append(ghost.select(pl.lit("declarations").alias("kind"), "reference_number", "municipality_code",
                             "declared_on", pl.lit("credit_without_debit").alias("defect")))
-    frames["declarations"] = decl
 
     alloc = frames["allocations"]
     ka = max(2, round(alloc.height * 0.0003))
@@ -1875,7 +1991,16 @@ def build_frames(seed: int = 42, scale: float = 1.0, as_of: date = date(2026, 10
     the written files drop it), care_events, zvw_declarations, delivered_hours, products,
     ceilings, budgets, bad_rows (the deliberate defects, already injected into the frames), and
     ``_providers`` / ``_zvw_providers`` (the synthetic actors and their behaviour; not written).
+    The declaration frame is built whole here (about 400 bytes a line); ``generate`` writes it a
+    month at a time instead.
     """
+    frames = _build(seed, scale, as_of)
+    frames["declarations"] = frames["declarations"].frame()
+    return frames
+
+
+def _build(seed: int, scale: float, as_of: date) -> dict:
+    """build_frames, with the declarations as a ``Declarations`` (compact lines and their defects)."""
     if scale <= 0:
         raise ValueError("scale must be positive")
     providers = _providers(seed)
@@ -1903,12 +2028,13 @@ def build_frames(seed: int = 42, scale: float = 1.0, as_of: date = date(2026, 10
     del all_lines
     lines, msgs = _finalise_declarations(seed, holder, as_of)
     lines = lines.sort("muni", "declared", "provider", "law", "msg_seq", "lid")
-    decl = _declarations_frame(lines, providers)
-    answers = _answers_frame(seed, lines, msgs, decl, as_of)
+    answers = _answers_frame(seed, lines, msgs, providers, as_of)
+    decl_agbs = providers["provider_agb"].gather(lines["provider"].unique().to_numpy())
     alloc_frame = _allocations_frame(versions, providers).sort("municipality_code", "decided_on", "allocation_number")
-    care_events, stop_truth = _care_events(seed, base, u_alloc, providers, as_of, decl, alloc_frame)
+    care_events, stop_truth = _care_events(seed, base, u_alloc, providers, as_of, decl_agbs, alloc_frame)
     after_stop = _after_stop_truth(lines, msgs, stop_truth["stops"], providers, as_of)
     delivered_hours = _delivered_hours(seed, lines, base, providers, as_of)
+    decl = Declarations(lines, providers)
     del lines, msgs
     # Wmo clients (older people) are more often wijkverpleging clients than Jeugd clients
     wmo_clients = np.flatnonzero(client_law == "wmo")
@@ -2005,20 +2131,21 @@ XML_MUNICIPALITY = "0399"  # ... exchanges iWmo/iJw XML messages with this munic
 XML_MAX_CLIENTS = 400  # 301/305/307 are one file per client: their number does not grow with scale
 
 
-def _xml_selection(decl: pl.DataFrame, alloc: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """The providers (every XML_PROVIDER_EVERY-th by AGB) and the clients (the first
-    XML_MAX_CLIENTS by BSN) whose traffic with XML_MUNICIPALITY goes as XML, both imploded."""
-    agbs = decl.select(pl.col("provider_agb").unique().sort())["provider_agb"].gather_every(XML_PROVIDER_EVERY)
+def _xml_selection(decl_agbs: pl.Series, alloc: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """The providers (every XML_PROVIDER_EVERY-th by AGB of those declaring: ``decl_agbs``) and the
+    clients (the first XML_MAX_CLIENTS by BSN) whose traffic with XML_MUNICIPALITY goes as XML, both
+    imploded."""
+    agbs = decl_agbs.unique().sort().gather_every(XML_PROVIDER_EVERY)
     candidate = pl.col("provider_agb").is_in(agbs.implode()) & (pl.col("municipality_code") == XML_MUNICIPALITY)
     clients = alloc.filter(candidate)["client_bsn"].unique().sort().head(XML_MAX_CLIENTS)
     return agbs.implode(), clients.implode()
 
 
-def _xml_message_dates(events: pl.DataFrame, decl: pl.DataFrame, alloc: pl.DataFrame) -> pl.Series:
+def _xml_message_dates(events: pl.DataFrame, decl_agbs: pl.Series, alloc: pl.DataFrame) -> pl.Series:
     """sent_on of each care event as the data says it: an XML 305/307 carries the events of one
     client (per provider and event, the n-th of each allocation together, as
     pipeline/ingest/iwmo_writer.py groups them) under one Dagtekening, the latest of them."""
-    agbs, clients = _xml_selection(decl, alloc)
+    agbs, clients = _xml_selection(decl_agbs, alloc)
     xml = (pl.col("provider_agb").is_in(agbs) & (pl.col("municipality_code") == XML_MUNICIPALITY)
            & pl.col("client_bsn").is_in(clients))
     key = ["municipality_code", "provider_agb", "client_bsn", "event"]
@@ -2028,23 +2155,31 @@ def _xml_message_dates(events: pl.DataFrame, decl: pl.DataFrame, alloc: pl.DataF
     return events["sent_on"].scatter(grouped["_row"], grouped["_sent"])
 
 
-def split_xml_traffic(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
-    """Split allocations, declarations, answers and care events into the part that a few providers
-    exchange as iWmo/iJw 3.2 XML messages and the part that stays in tabular exports.
+def _xml_split(frames: dict) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, pl.Expr, pl.Expr]:
+    """The XML part of the traffic (see ``split_xml_traffic``), the declaration messages that go as
+    XML (provider_agb, message_id), and the allocations and care events that do (as conditions).
 
-    The XML traffic is that between every XML_PROVIDER_EVERY-th provider (by AGB) and the
-    municipality XML_MUNICIPALITY (a 301 holds one client, so the route costs a file per client
-    and provider; one municipality keeps it at a few hundred messages). Deliberately bad rows stay
-    tabular (they would fail the XSD and refuse a whole message), and so does every declaration
-    message holding one, or holding a debit whose credit is declared in a tabular message (the
-    tabular files load first, and a credit must find its debit).
+    Only the candidate declarations are read (the XML providers' lines with XML_MUNICIPALITY) and
+    the credits of the XML providers (a credit in a tabular message keeps its debit tabular): every
+    other message is tabular whatever happens, so the rest need not be built.
     """
-    decl = frames["declarations"]
-    xml_agbs, clients = _xml_selection(decl, frames["allocations"])
+    decls = frames["declarations"]
+    if isinstance(decls, pl.DataFrame):
+        decls = _DeclarationFrame(decls)
+    xml_agbs, clients = _xml_selection(decls.provider_agbs(), frames["allocations"])
     bad = frames["bad_rows"]
     bad_refs = bad.filter(pl.col("kind") == "declarations")["reference_number"].implode()
     bad_allocs = bad.filter(pl.col("kind") == "allocations")["reference_number"].implode()
     candidate = pl.col("provider_agb").is_in(xml_agbs) & (pl.col("municipality_code") == XML_MUNICIPALITY)
+
+    providers = getattr(decls, "providers", None)  # the compact lines name providers by index
+    xml_providers = (np.flatnonzero(providers["provider_agb"].is_in(xml_agbs.explode().implode()).to_numpy())
+                     if providers is not None else np.zeros(0, np.int64))
+    xml_muni = [m[0] for m in MUNICIPALITIES].index(XML_MUNICIPALITY)
+    decl = decls.where(
+        pl.col("provider").is_in(xml_providers) & ((pl.col("muni") == xml_muni) | (pl.col("dc") == "C")),
+        pl.col("provider_agb").is_in(xml_agbs) & ((pl.col("municipality_code") == XML_MUNICIPALITY)
+                                                  | (pl.col("debit_credit") == "C")))
 
     key = ["provider_agb", "message_id"]
     tainted = decl.filter(~candidate | pl.col("reference_number").is_in(bad_refs)).select(key).unique()
@@ -2057,7 +2192,7 @@ def split_xml_traffic(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.Dat
         if grown.height == tainted.height:
             break
         tainted = grown
-    xml_decl = decl.join(tainted, on=key, how="anti")
+    xml_decl = decl.filter(candidate).join(tainted, on=key, how="anti")
     answers = frames["answers"]
     xml_messages = xml_decl.select(key).unique()
     xml_answers = answers.join(xml_messages, on=key, how="semi")
@@ -2073,11 +2208,28 @@ def split_xml_traffic(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.Dat
         "answers": xml_answers,
         "care_events": events.filter(per_client),
     }
+    return xml, xml_messages, alloc_xml, per_client
+
+
+def split_xml_traffic(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
+    """Split allocations, declarations, answers and care events into the part that a few providers
+    exchange as iWmo/iJw 3.2 XML messages and the part that stays in tabular exports.
+
+    The XML traffic is that between every XML_PROVIDER_EVERY-th provider (by AGB) and the
+    municipality XML_MUNICIPALITY (a 301 holds one client, so the route costs a file per client
+    and provider; one municipality keeps it at a few hundred messages). Deliberately bad rows stay
+    tabular (they would fail the XSD and refuse a whole message), and so does every declaration
+    message holding one, or holding a debit whose credit is declared in a tabular message (the
+    tabular files load first, and a credit must find its debit).
+    """
+    xml, xml_messages, alloc_xml, per_client = _xml_split(frames)
+    key = ["provider_agb", "message_id"]
+    decl = frames["declarations"]
     rest = dict(frames)
-    rest["allocations"] = alloc.filter(~alloc_xml)
-    rest["declarations"] = decl.join(xml_messages, on=key, how="anti")
-    rest["answers"] = answers.join(xml_messages, on=key, how="anti")
-    rest["care_events"] = events.filter(~per_client)
+    rest["allocations"] = frames["allocations"].filter(~alloc_xml)
+    rest["declarations"] = (decl if isinstance(decl, pl.DataFrame) else decl.frame()).join(xml_messages, on=key, how="anti")
+    rest["answers"] = frames["answers"].join(xml_messages, on=key, how="anti")
+    rest["care_events"] = frames["care_events"].filter(~per_client)
     return xml, rest
 
 
@@ -2110,9 +2262,16 @@ def write_frames(frames: dict[str, pl.DataFrame], out_dir: Path) -> dict[str, li
     def add(kind: str, path: Path) -> None:
         files.setdefault(kind, []).append(path.relative_to(out_dir).as_posix())
 
-    xml, frames = split_xml_traffic(frames)
+    xml, xml_messages, alloc_xml, per_client = _xml_split(frames)
     for path in write_xml(xml, inbox / "iwmo"):
         add("iwmo", path)
+    decls = frames["declarations"]
+    if isinstance(decls, pl.DataFrame):
+        decls = _DeclarationFrame(decls)
+    frames = dict(frames)
+    frames["allocations"] = frames["allocations"].filter(~alloc_xml)
+    frames["answers"] = frames["answers"].join(xml_messages, on=["provider_agb", "message_id"], how="anti")
+    frames["care_events"] = frames["care_events"].filter(~per_client)
 
     # allocations: one file per municipality per month of decided_on (one municipality as XLSX);
     # what was decided before the window comes in one first-load file per municipality
@@ -2129,24 +2288,32 @@ def write_frames(frames: dict[str, pl.DataFrame], out_dir: Path) -> dict[str, li
             _write_csv(part, path)
         add("allocations", path)
 
-    # declarations: one file per municipality per month of declared_on, three formats
-    decl = frames["declarations"].with_columns(_month_key(pl.col("declared_on")).alias("_m"))
-    for (muni, month), part in _partitions(decl, ["municipality_code", "_m"]):
-        part = part.drop("_m").select(COLUMNS["declarations"])
-        if muni == DUTCH_MUNICIPALITY:
-            path = inbox / "declarations" / f"declaraties_nl_{muni}_{month}.csv"
-            _write_dutch(part, path)
-        elif muni == PARQUET_MUNICIPALITY:
-            path = inbox / "declarations" / f"declarations_{muni}_{month}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            to_text(part).write_parquet(path, statistics=False)
-        else:
-            path = inbox / "declarations" / f"declarations_{muni}_{month}.csv"
-            _write_csv(part, path)
-        add("declarations", path)
-    # one unreadable file: a Parquet export cut off halfway (its footer is missing)
-    sample = to_text(frames["declarations"].filter(pl.col("municipality_code") == "0441").head(200)
-                     .select(COLUMNS["declarations"]))
+    # declarations: one file per municipality per month of declared_on, three formats; the text
+    # of one month of lines at a time
+    written: dict[tuple[str, str], Path] = {}
+    for month, decl in decls.months():
+        decl = decl.join(xml_messages, on=["provider_agb", "message_id"], how="anti")
+        for (muni,), part in _partitions(decl, ["municipality_code"]):
+            part = part.select(COLUMNS["declarations"])
+            if muni == DUTCH_MUNICIPALITY:
+                path = inbox / "declarations" / f"declaraties_nl_{muni}_{month}.csv"
+                _write_dutch(part, path)
+            elif muni == PARQUET_MUNICIPALITY:
+                path = inbox / "declarations" / f"declarations_{muni}_{month}.parquet"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                to_text(part).write_parquet(path, statistics=False)
+            else:
+                path = inbox / "declarations" / f"declarations_{muni}_{month}.csv"
+                _write_csv(part, path)
+            written[muni, month] = path
+        del decl
+    for key in sorted(written):
+        add("declarations", written[key])
+    # one unreadable file: a Parquet export cut off halfway (its footer is missing); 0441 has no
+    # XML traffic, so its first lines are those of its first tabular file
+    assert XML_MUNICIPALITY != "0441"
+    sample = to_text(decls.head_where(pl.col("muni") == [m[0] for m in MUNICIPALITIES].index("0441"),
+                                      pl.col("municipality_code") == "0441", 200).select(COLUMNS["declarations"]))
     broken = inbox / "declarations" / "declarations_0441_herlevering_truncated.parquet"
     sample.write_parquet(broken, statistics=False)
     blob = broken.read_bytes()
@@ -2322,7 +2489,7 @@ def _truth(frames: dict[str, pl.DataFrame]) -> dict:
 
 def generate(out_dir: Path, seed: int = 42, scale: float = 1.0, as_of: date = date(2026, 10, 31)) -> dict:
     """Build and write the demo data set; return a summary (counts per kind, files written)."""
-    frames = build_frames(seed=seed, scale=scale, as_of=as_of)
+    frames = _build(seed, scale, as_of)
     files = write_frames(frames, Path(out_dir))
     providers = frames["_providers"]
     bad = frames["bad_rows"]
