@@ -775,7 +775,9 @@ def _declaration_lines(seed: int, base: pl.DataFrame, providers: pl.DataFrame, a
     am, pre = _allocation_months(base, as_of)
     n = am.height
     n_alloc = base.height
-    role = providers["role"].to_numpy().astype(str)[am["provider"].to_numpy()]
+    role_p = providers["role"].to_numpy().astype(str)  # per provider (not per line: text is 36 bytes)
+    overshooter = (role_p == "overshoot")[am["provider"].to_numpy()]
+    peaky = (role_p == "peaky")[am["provider"].to_numpy()]
     minutes_p = providers["declares_minutes"].to_numpy()[am["provider"].to_numpy()]
     # utilisation per allocation: 5% never used, the rest mostly 0.6-1.0 (mean ~0.84)
     ra = np.random.default_rng([seed, 21])
@@ -789,12 +791,11 @@ def _declaration_lines(seed: int, base: pl.DataFrame, providers: pl.DataFrame, a
     mx = am["max"].to_numpy()
     is_budget = am["is_budget"].to_numpy()
     peak = peak_alloc[aid] & (freq == "2") & np.isin(unit, ["04", "16", "14", "82"])
-    overshooter = role == "overshoot"
     peak_factor = np.where(peak, np.where(k < 2, 1.3, 0.85), 1.0)
     noise = np.exp(rng.normal(0.0, 0.12, n))
     season = SEASON_USE[am["mi"].to_numpy() % 12]
     x = np.nan_to_num(mx) * u * noise * peak_factor * season * np.where(overshooter, 1.18, 1.0)
-    unclipped = overshooter | ((role == "peaky") & peak & (k < 2))
+    unclipped = overshooter | (peaky & peak & (k < 2))
     vol = _stoch_round(rng, x)
     vol = np.where(unclipped, vol, np.minimum(vol, np.nan_to_num(mx).astype(np.int64)))
     # hour allocations of minute-declaring providers: minutes, rounded to 15
@@ -822,7 +823,9 @@ def _declaration_lines(seed: int, base: pl.DataFrame, providers: pl.DataFrame, a
     vol = np.where(rng.random(n) < 0.04, 0, vol)
     line_unit = np.where(in_minutes, "01", np.where(is_budget, np.array([p[4] for p in PRODUCTS])[dprod], unit))
     amount = np.where(in_minutes, np.round(vol * tariff / 60), vol * tariff).astype(np.int64)
-    lines = am.with_columns(
+    # the columns the lines go on with (the allocation's own ones are looked up by aid where needed)
+    lines = am.select("aid", "bsn", "muni", "law", "provider", "category", "mi", "p0", "p1", "after_stop", "max",
+                      "total_max").with_columns(
         pl.Series("vol", vol), pl.Series("line_unit", line_unit), pl.Series("tariff", tariff),
         pl.Series("amount", amount), pl.Series("prod_idx", dprod), pl.Series("in_minutes", in_minutes),
     ).filter((pl.col("vol") > 0) & (pl.col("mi") >= 0) & (pl.col("mi") <= 23))
@@ -832,14 +835,14 @@ def _declaration_lines(seed: int, base: pl.DataFrame, providers: pl.DataFrame, a
     rp = np.random.default_rng([seed, 23])
     p_aid, p_k = pre["aid"].to_numpy(), pre["k"].to_numpy()
     p_mx, p_tm = np.nan_to_num(pre["max"].to_numpy()), base["tmpl"].to_numpy()[p_aid]
-    p_role = providers["role"].to_numpy().astype(str)[base["provider"].to_numpy()[p_aid]]
+    p_prov = base["provider"].to_numpy()[p_aid]
     p_peak = peak_alloc[p_aid] & (T_FREQ[p_tm] == "2") & np.isin(T_UNIT[p_tm], ["04", "16", "14", "82"])
-    p_over = p_role == "overshoot"
+    p_over = (role_p == "overshoot")[p_prov]
     p_season = SEASON_USE[pre["mi"].to_numpy() % 12]
     p_x = (p_mx * u_alloc[p_aid] * p_season * np.exp(rp.normal(0.0, 0.12, len(p_aid)))
            * np.where(p_peak, np.where(p_k < 2, 1.3, 0.85), 1.0) * np.where(p_over, 1.18, 1.0))
     p_x = _stoch_round(rp, p_x).astype(np.float64)
-    p_x = np.where(p_over | ((p_role == "peaky") & p_peak & (p_k < 2)), p_x, np.minimum(p_x, p_mx))
+    p_x = np.where(p_over | ((role_p == "peaky")[p_prov] & p_peak & (p_k < 2)), p_x, np.minimum(p_x, p_mx))
     p_total = base["volume"].to_numpy()[p_aid] * u_alloc[p_aid] * np.where(p_over, 1.15, 1.0)
     p_x = np.where(T_FREQ[p_tm] == "6", np.floor(p_total * pre["share"].to_numpy() * p_season), p_x)
     p_x = np.where(rp.random(len(p_aid)) < 0.04, 0.0, p_x)  # months without care
@@ -850,13 +853,12 @@ def _declaration_lines(seed: int, base: pl.DataFrame, providers: pl.DataFrame, a
 def _declaration_month(seed: int, lines: pl.DataFrame, providers: pl.DataFrame) -> np.ndarray:
     """Declaration month per line: the service month plus a lag (late providers 3-6 months)."""
     rng = np.random.default_rng([seed, 22])
-    role = providers["role"].to_numpy().astype(str)[lines["provider"].to_numpy()]
+    late_role = (providers["role"].to_numpy().astype(str) == "late")[lines["provider"].to_numpy()]
     key = (lines["provider"].to_numpy() * 100 + lines["muni"].to_numpy()) * 1000 + lines["mi"].to_numpy() + 100
     ukey, inv = np.unique(key, return_inverse=True)
     g_r = rng.random(len(ukey))
     g_late = rng.integers(3, 7, len(ukey))
     g_normal = np.where(g_r < 0.90, 0, np.where(g_r < 0.97, 1, 2))
-    late_role = role == "late"
     lag = np.where(late_role, np.where(g_r[inv] < 0.7, g_late[inv], g_normal[inv]), g_normal[inv])
     straggler = rng.random(lines.height) < 0.02
     lag = lag + np.where(straggler, rng.integers(1, 5, lines.height), 0)
@@ -881,22 +883,24 @@ def _build_declarations(seed: int, base: pl.DataFrame, providers: pl.DataFrame, 
     over_period = (vau > mx + 1e-9) & ~np.isnan(mx)
     cum_vau = lines["cum_vau"].to_numpy() + pre_vau[lines["aid"].to_numpy()]  # with the months before the window
     over_total = cum_vau > lines["total_max"].to_numpy() + 1e-9
-    code = np.full(n, "", dtype="<U9")
-    code = np.where(strict & over_total, "9322", code)
-    code = np.where(strict & over_period, "9321", code)
+    # return codes as indices into CODES (text would take 36 bytes a line)
+    C = {c: np.uint8(i) for i, c in enumerate(CODE_ENUM.categories)}
+    code = np.full(n, C[""], dtype=np.uint8)
+    code = np.where(strict & over_total, C["9322"], code)
+    code = np.where(strict & over_period, C["9321"], code)
     # content errors (the municipality rejects; the provider corrects in a later message)
     r = rng.random(n) / rate
-    clean = code == ""
+    clean = code == C[""]
     err_tariff = clean & (r < 0.006)
     err_amount = clean & (r >= 0.006) & (r < 0.009)
     err_product = clean & (r >= 0.009) & (r < 0.011)
     err_unit = clean & (r >= 0.011) & (r < 0.0125) & (lines["line_unit"] == "04").to_numpy()
     err_alloc = clean & (r >= 0.0125) & (r < 0.014)
-    code = np.where(err_tariff, np.where(rng.random(n) < 0.3, "0611,9346", "0611"), code)
-    code = np.where(err_amount, "9346", code)
-    code = np.where(err_product, "9340", code)
-    code = np.where(err_unit, "9341", code)
-    code = np.where(err_alloc, "9338", code)
+    code = np.where(err_tariff, np.where(rng.random(n) < 0.3, C["0611,9346"], C["0611"]), code)
+    code = np.where(err_amount, C["9346"], code)
+    code = np.where(err_product, C["9340"], code)
+    code = np.where(err_unit, C["9341"], code)
+    code = np.where(err_alloc, C["9338"], code)
     tariff = lines["tariff"].to_numpy()
     amount = lines["amount"].to_numpy()
     bad_tariff = np.round(tariff * 1.05).astype(np.int64)
@@ -904,18 +908,20 @@ def _build_declarations(seed: int, base: pl.DataFrame, providers: pl.DataFrame, 
     vol = lines["vol"].to_numpy()
     new_amount = np.where(in_min, np.round(vol * bad_tariff / 60), vol * bad_tariff).astype(np.int64)
     # an error of 9346 is 1 to 5 euro off; 0611 with 9346 keeps the amount of the right tariff
-    code_s = code.astype(str)
-    amount_e = np.where(code_s == "0611", new_amount, amount)
+    amount_e = np.where(code == C["0611"], new_amount, amount)
     amount_e = np.where(err_amount, amount + rng.integers(1, 6, n) * 100, amount_e)
     tariff_e = np.where(err_tariff, bad_tariff, tariff)
     prod_codes = np.array([p[0] for p in PRODUCTS])
-    prod_e = prod_codes[lines["prod_idx"].to_numpy()]
-    alt_product = np.array([_alternative_product(p) for p in range(len(PRODUCTS))])
-    prod_e = np.where(err_product, alt_product[lines["prod_idx"].to_numpy()], prod_e)
+    # products as indices into PRODUCT_ENUM
+    P = {c: i for i, c in enumerate(PRODUCT_ENUM.categories)}
+    prod_own = np.array([P[p[0]] for p in PRODUCTS], dtype=np.uint8)
+    prod_alt = np.array([P[_alternative_product(i)] for i in range(len(PRODUCTS))], dtype=np.uint8)
+    prod_e = np.where(err_product, prod_alt[lines["prod_idx"].to_numpy()], prod_own[lines["prod_idx"].to_numpy()])
+    del mx, vau, strict, sloppy, rate, over_period, cum_vau, over_total, r, clean, bad_tariff, new_amount
 
     lines = lines.with_columns(
-        pl.Series("code", code_s), pl.Series("tariff_out", tariff_e), pl.Series("amount_out", amount_e),
-        pl.Series("product_out", prod_e),
+        _take(CODE_ENUM.categories, code, "code").cast(CODE_ENUM), pl.Series("tariff_out", tariff_e),
+        pl.Series("amount_out", amount_e), _take(PRODUCT_ENUM.categories, prod_e, "product_out").cast(PRODUCT_ENUM),
         pl.when(pl.Series(err_unit)).then(pl.lit("14")).otherwise(pl.col("line_unit")).alias("unit_out"),
         # a line on an allocation the municipality does not know (rejected with 9338)
         pl.Series("alloc_bad", err_alloc), pl.lit("D").alias("dc"), pl.lit("base").alias("kind"),
@@ -934,7 +940,7 @@ def _build_declarations(seed: int, base: pl.DataFrame, providers: pl.DataFrame, 
         out = frame.with_columns(
             pl.col("lid").alias("src"), pl.lit(kind).alias("kind"),
             (pl.int_range(pl.len(), dtype=pl.Int64) + next_lid).alias("lid"), **cols,
-        ).select(keep_cols)
+        ).select(keep_cols).with_columns(pl.col("code").cast(CODE_ENUM), pl.col("product_out").cast(PRODUCT_ENUM))
         next_lid += out.height
         return out
 
