@@ -82,6 +82,20 @@ create or replace temp macro status_at(payer_kind, status, answered_on, rejected
         else 'pending'
     end;
 
+-- metrics.md §10: hours per unit of the time units (minutes, hours, dagdelen of 4 hours); null for
+-- the others. A volume in one unit is priced per another by the ratio (1 without one).
+create or replace temp macro unit_hours(unit) as
+    case unit when '01' then 1.0 / 60.0 when '04' then 1.0 when '16' then 4.0 end;
+
+-- metrics.md §10: what a month of a volume allocation commits before the expected utilisation: its
+-- maximum in euros (unit 83), or the product's monthly tariff, or maximum x tariff per product unit.
+create or replace temp macro month_commitment_eur(unit, product_unit, tariff_period, max_volume, tariff_eur) as
+    case
+        when unit = '83' then max_volume
+        when tariff_period = 'month' then cast(tariff_eur as double)
+        else max_volume * coalesce(unit_hours(unit) / unit_hours(product_unit), 1) * cast(tariff_eur as double)
+    end;
+
 -- metrics.md §12: the analysis category of an iWmo/iJw return code (../shared/reference/iwmo/README.md
 -- §4.7); 0001, 0233 (not assessed because its client or declaration was in error) and the
 -- declaration-level codes are 'whole declaration'.

@@ -336,12 +336,80 @@ declared_to_date as (
     group by all
 ),
 
-unit_hours as (
-    select * from (values ('01', 1.0 / 60.0), ('04', 1.0), ('16', 4.0)) as unit_hours(unit, hours_per_unit)
+-- the euros each version month commits before the expected utilisation (§10, macro
+-- month_commitment_eur, the product version valid at the month's start), for the months some
+-- reporting date may still commit (after the first date, up to the end of the last date's year),
+-- and per version and year the sums from each month to December. The remaining months of a date are
+-- those from the first that starts after it: the month of the start when the allocation starts after
+-- the date, else the next month (months run without gaps from the start's month)
+month_values as (
+    select
+        months.municipality_code,
+        months.law,
+        months.allocation_number,
+        months.valid_from,
+        months.valid_to,
+        months.year,
+        months.month,
+        months.period_start,
+        month_commitment_eur(months.unit, products.unit, products.tariff_period, months.max_volume, products.tariff_eur)
+            as month_eur,
+        months.unit <> '83' and products.tariff_eur is null as without_tariff
+    from allocation_version_months as months
+    inner join (select min(as_of) as first_as_of, max(as_of_year) as last_year from params) as bounds
+        on months.period_start > bounds.first_as_of
+        and months.year <= bounds.last_year
+    left join allocation_products as products
+        on products.product_code = months.product_code
+        and products.law = months.law
+        and products.product_category = months.product_category
+        and months.period_start between products.applies_from and products.applies_to
+    where months.max_volume is not null
 ),
 
-remaining_month_rows as (
-    -- the remaining months in the year of the volume allocations, with the product row valid in the month
+months_to_december as (
+    select
+        *,
+        sum(month_eur) over to_december as eur_to_december,
+        count(*) filter (where without_tariff) over to_december as without_tariff_to_december
+    from month_values
+    window to_december as (
+        partition by municipality_code, law, allocation_number, valid_from, valid_to, year
+        order by period_start desc
+        rows between unbounded preceding and current row
+    )
+),
+
+monthly_commitments as (
+    -- volume allocations: the maxima of the remaining months in the year × tariff × expected utilisation
+    select
+        allocation_kinds.as_of,
+        allocation_kinds.municipality_code,
+        allocation_kinds.law,
+        allocation_kinds.allocation_number,
+        allocation_kinds.product_category,
+        months_to_december.eur_to_december * allocation_kinds.expected_utilisation as committed_eur,
+        months_to_december.without_tariff_to_december as months_without_tariff
+    from allocation_kinds
+    inner join months_to_december
+        on months_to_december.municipality_code = allocation_kinds.municipality_code
+        and months_to_december.law = allocation_kinds.law
+        and months_to_december.allocation_number = allocation_kinds.allocation_number
+        and months_to_december.valid_from = allocation_kinds.valid_from
+        and months_to_december.valid_to = allocation_kinds.valid_to
+        and months_to_december.year = allocation_kinds.as_of_year
+        and months_to_december.month = case
+            when allocation_kinds.start_date > allocation_kinds.as_of
+                then cast(date_trunc('month', allocation_kinds.start_date) as date)
+            else cast(date_trunc('month', allocation_kinds.as_of) + interval 1 month as date)
+        end
+    where allocation_kinds.commitment_kind = 'monthly'
+        and allocation_kinds.stop_date is null
+),
+
+stopped_month_rows as (
+    -- volume allocations whose care stops for good after as_of: the remaining months up to the stop,
+    -- the month of the stop with the maximum of its days up to it (§3 with the stop as end)
     select
         allocation_kinds.as_of,
         allocation_kinds.municipality_code,
@@ -350,8 +418,6 @@ remaining_month_rows as (
         allocation_kinds.product_category,
         allocation_kinds.unit,
         allocation_kinds.expected_utilisation,
-        months.month,
-        -- the month of a final stop: the maximum of its days up to the stop (§3 with the stop as end)
         case
             when allocation_kinds.stop_date < months.period_end
                 then case
@@ -378,6 +444,7 @@ remaining_month_rows as (
         and months.valid_to = allocation_kinds.valid_to
         and months.year = allocation_kinds.as_of_year
         and months.period_start > allocation_kinds.as_of
+        and months.period_start <= allocation_kinds.stop_date
     left join allocation_products as products
         on products.product_code = allocation_kinds.product_code
         and products.law = allocation_kinds.law
@@ -385,34 +452,19 @@ remaining_month_rows as (
         and months.period_start between products.applies_from and products.applies_to
     where allocation_kinds.commitment_kind = 'monthly'
         and months.max_volume is not null
-        and (allocation_kinds.stop_date is null or months.period_start <= allocation_kinds.stop_date)
 ),
 
-monthly_commitments as (
-    -- volume allocations: the maxima of the remaining months in the year × tariff × expected utilisation
+stopped_commitments as (
     select
-        remaining_month_rows.as_of,
-        remaining_month_rows.municipality_code,
-        remaining_month_rows.law,
-        remaining_month_rows.allocation_number,
-        remaining_month_rows.product_category,
-        sum(
-            case
-                when remaining_month_rows.unit = '83' then remaining_month_rows.max_volume
-                when remaining_month_rows.tariff_period = 'month' then cast(remaining_month_rows.tariff_eur as double)
-                else remaining_month_rows.max_volume
-                    * coalesce(allocation_unit_hours.hours_per_unit / product_unit_hours.hours_per_unit, 1)
-                    * cast(remaining_month_rows.tariff_eur as double)
-            end
-            * remaining_month_rows.expected_utilisation
-        ) as committed_eur,
-        count(*) filter (where remaining_month_rows.unit <> '83' and remaining_month_rows.tariff_eur is null)
-            as months_without_tariff
-    from remaining_month_rows
-    left join unit_hours as allocation_unit_hours
-        on allocation_unit_hours.unit = remaining_month_rows.unit
-    left join unit_hours as product_unit_hours
-        on product_unit_hours.unit = remaining_month_rows.product_unit
+        as_of,
+        municipality_code,
+        law,
+        allocation_number,
+        product_category,
+        sum(month_commitment_eur(unit, product_unit, tariff_period, max_volume, tariff_eur) * expected_utilisation)
+            as committed_eur,
+        count(*) filter (where unit <> '83' and tariff_eur is null) as months_without_tariff
+    from stopped_month_rows
     group by all
 ),
 
@@ -471,7 +523,7 @@ remainder_commitments as (
                     0
                 )
             else greatest(allocation_kinds.volume * coalesce(declared_to_date.observed_share, 1) - coalesce(declared_to_date.declared_volume, 0), 0)
-                * coalesce(allocation_unit_hours.hours_per_unit / product_unit_hours.hours_per_unit, 1)
+                * coalesce(unit_hours(allocation_kinds.unit) / unit_hours(products.unit), 1)
                 * case when allocation_kinds.unit = '83' then cast(1 as double) else cast(products.tariff_eur as double) end
         end * allocation_kinds.share_in_year * allocation_kinds.expected_utilisation as committed_eur,
         case
@@ -490,15 +542,13 @@ remainder_commitments as (
         and products.law = allocation_kinds.law
         and products.product_category = allocation_kinds.product_category
         and allocation_kinds.remaining_start between products.applies_from and products.applies_to
-    left join unit_hours as allocation_unit_hours
-        on allocation_unit_hours.unit = allocation_kinds.unit
-    left join unit_hours as product_unit_hours
-        on product_unit_hours.unit = products.unit
     where allocation_kinds.commitment_kind in ('budget', 'total')
 ),
 
 allocation_commitments as (
     select * from monthly_commitments
+    union all by name
+    select * from stopped_commitments
     union all by name
     select * from four_weekly_commitments
     union all by name
