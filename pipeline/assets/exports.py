@@ -62,16 +62,21 @@ def export_marts(conn, out_dir: Path) -> dict[str, int]:
     for stale in out_dir.glob(f"{TMP_PREFIX}*"):
         stale.unlink(missing_ok=True)
     rows: dict[str, int] = {}
+    # a global setting: the steps after this one share the run's open database, so it is restored
+    [(preserve,)] = conn.execute("select current_setting('preserve_insertion_order')").fetchall()
     conn.execute("set preserve_insertion_order = false")
-    for table in tables:
-        target = out_dir / f"{table}.parquet"
-        tmp = out_dir / f"{TMP_PREFIX}{table}.{os.getpid()}.parquet"
-        ident = '"' + table.replace('"', '""') + '"'
-        quoted = "'" + str(tmp).replace("'", "''") + "'"
-        conn.execute(f"copy marts.{ident} to {quoted} (format parquet, compression zstd, compression_level 1)")
-        _fsync(tmp)
-        os.replace(tmp, target)
-        rows[table] = conn.execute(f"select count(*) from marts.{ident}").fetchall()[0][0]
+    try:
+        for table in tables:
+            target = out_dir / f"{table}.parquet"
+            tmp = out_dir / f"{TMP_PREFIX}{table}.{os.getpid()}.parquet"
+            ident = '"' + table.replace('"', '""') + '"'
+            quoted = "'" + str(tmp).replace("'", "''") + "'"
+            conn.execute(f"copy marts.{ident} to {quoted} (format parquet, compression zstd, compression_level 1)")
+            _fsync(tmp)
+            os.replace(tmp, target)
+            rows[table] = conn.execute(f"select count(*) from marts.{ident}").fetchall()[0][0]
+    finally:
+        conn.execute(f"set preserve_insertion_order = {'true' if preserve else 'false'}")
     for old in out_dir.glob("*.parquet"):
         if old.stem not in rows and not old.name.startswith(TMP_PREFIX):
             old.unlink(missing_ok=True)
