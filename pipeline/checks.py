@@ -2,10 +2,22 @@
 
 Each check runs a query that returns the offending rows; the check passes when there are none,
 and its metadata carries the count and a sample as evidence.
+
+Most checks run inside the step of the asset they check (``check_specs``), on that step's
+connection, right after the asset is built: a step of its own cost every check about 50 ms of
+Dagster bookkeeping, more than most checks' query. They stay checks of their own in every other
+respect: listed under their asset in the UI, executable without materializing the asset (the
+asset's step then runs the checks alone), and a blocking check that fails with ERROR severity
+fails the step after the asset's materialization is recorded, so nothing downstream runs.
+Checks whose asset is written elsewhere, or that read more than their asset
+(``as_of_within_data``), are steps of their own (``standalone_checks``).
 """
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import dagster as dg
+import duckdb
 import pandera.polars as pa
 import polars as pl
 
@@ -21,27 +33,52 @@ create table if not exists meta.validated_files (
     kind varchar, source_file varchar, row_count bigint, row_hash varchar)"""
 
 
-def _violations(warehouse: Warehouse, query: str) -> tuple[int, str]:
-    with warehouse.connect() as conn:
-        frame = conn.sql(query).pl()
+@dataclass(frozen=True)
+class Check:
+    """One asset check: what it checks and how it is evaluated on an open connection."""
+
+    asset: tuple[str, ...]
+    name: str
+    description: str
+    evaluate: Callable[[duckdb.DuckDBPyConnection], dict]  # the AssetCheckResult's passed, severity, metadata
+    blocking: bool = True
+
+    @property
+    def asset_key(self) -> dg.AssetKey:
+        return dg.AssetKey(list(self.asset))
+
+    @property
+    def key(self) -> dg.AssetCheckKey:
+        return dg.AssetCheckKey(self.asset_key, self.name)
+
+    @property
+    def spec(self) -> dg.AssetCheckSpec:
+        return dg.AssetCheckSpec(self.name, asset=self.asset_key, description=self.description,
+                                 blocking=self.blocking)
+
+    def result(self, conn: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(asset_key=self.asset_key, check_name=self.name, **self.evaluate(conn))
+
+
+def _violations(conn: duckdb.DuckDBPyConnection, query: str) -> tuple[int, str]:
+    frame = conn.sql(query).pl()
     return frame.height, str(frame.head(10)) if frame.height else "none"
 
 
 def _check(asset_key: list[str], name: str, description: str, query: str, *, blocking: bool = True,
-           severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=dg.AssetKey(asset_key), name=name, description=description, blocking=blocking)
-    def _asset_check(warehouse: Warehouse) -> dg.AssetCheckResult:
-        count, sample = _violations(warehouse, query)
-        return dg.AssetCheckResult(
+           severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR) -> Check:
+    def evaluate(conn: duckdb.DuckDBPyConnection) -> dict:
+        count, sample = _violations(conn, query)
+        return dict(
             passed=count == 0,
             severity=severity,
             metadata={"violations": count, "sample": dg.MetadataValue.text(sample), "query": dg.MetadataValue.text(query)},
         )
 
-    return _asset_check
+    return Check(tuple(asset_key), name, description, evaluate, blocking)
 
 
-def _reconciliation(kind: str) -> dg.AssetChecksDefinition:
+def _reconciliation(kind: str) -> Check:
     query = f"""
         with loaded as (select source_file, count(*) as n from raw.{kind} group by all),
         quarantined as (select source_file, count(*) as n from raw.quarantine
@@ -72,68 +109,66 @@ def duplicate_keys_sql(table: str, columns: str) -> str:
         group by all having count(*) > 1"""
 
 
-def _unique(asset_key: list[str], columns: str) -> dg.AssetChecksDefinition:
+def _unique(asset_key: list[str], columns: str) -> Check:
     table = ".".join(asset_key)
     return _check(asset_key, "one_row_per_key", f"Exactly one row per ({columns}).",
                   duplicate_keys_sql(table, columns))
 
 
-def _schema_holds(kind: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=dg.AssetKey(["raw", kind]), name="pandera_schema", blocking=True,
-        description=f"Every row stored in raw.{kind} satisfies the pandera model {MODELS[kind].__name__} "
-        "(validated eagerly and lazily): rows that break it belong in the quarantine, never in the table. "
-        "A file's rows are validated again only when they change: meta.validated_files keeps a "
-        "fingerprint (row count, sum of row hashes) of every file that passed.",
-    )
-    def _asset_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+def _schema_holds(kind: str) -> Check:
+    def evaluate(conn: duckdb.DuckDBPyConnection) -> dict:
         columns = [c for c in dtypes(kind) if c != "client_bsn"]
         rows, count, failures = 0, 0, []
-        with warehouse.connect() as conn:
-            conn.execute(VALIDATED_FILES_DDL)
-            # Per file, a fingerprint of the stored rows (count and a sum of row hashes, one parallel
-            # scan); pandera validates the files whose rows it has not seen pass in this very state,
-            # so a new or replaced file and a row changed behind the loader's back are validated.
-            conn.execute(f"""
-                create or replace temp table _fingerprints as
-                select source_file, count(*) as row_count,
-                       sum(hash({', '.join(columns)})::hugeint)::varchar as row_hash
-                from raw.{kind} group by source_file""")
-            conn.execute(
-                """create or replace temp table _unchecked as
-                   select f.* from _fingerprints as f
-                   anti join meta.validated_files as v
-                       on v.kind = ? and v.source_file = f.source_file
-                       and v.row_count = f.row_count and v.row_hash = f.row_hash""", [kind])
-            files = fetch_one(conn, "select count(*) from _unchecked")[0]
-            # in chunks, so memory stays bounded however large the table grows
-            reader = conn.sql(
-                f"select {', '.join(columns)} from raw.{kind} "
-                "where source_file in (select source_file from _unchecked)"
-            ).to_arrow_reader(CHECK_CHUNK_ROWS)
-            for batch in reader:
-                frame = pl.from_arrow(batch)
-                if "client_bsn" in dtypes(kind):
-                    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("client_bsn"))
-                frame = frame.select(list(dtypes(kind))).cast(dtypes(kind))
-                rows += frame.height
-                try:
-                    MODELS[kind].validate(frame, lazy=True)
-                except pa.errors.SchemaErrors as exc:
-                    count += exc.failure_cases.height
-                    failures.append(exc.failure_cases.head(10).with_columns(pl.all().cast(pl.String)))
-            if count == 0:
-                conn.execute("delete from meta.validated_files where kind = ? and source_file in "
-                             "(select source_file from _unchecked)", [kind])
-                conn.execute("insert into meta.validated_files select ?, source_file, row_count, row_hash "
-                             "from _unchecked", [kind])
-        return dg.AssetCheckResult(
+        conn.execute(VALIDATED_FILES_DDL)
+        # Per file, a fingerprint of the stored rows (count and a sum of row hashes, one parallel
+        # scan); pandera validates the files whose rows it has not seen pass in this very state,
+        # so a new or replaced file and a row changed behind the loader's back are validated.
+        conn.execute(f"""
+            create or replace temp table _fingerprints as
+            select source_file, count(*) as row_count,
+                   sum(hash({', '.join(columns)})::hugeint)::varchar as row_hash
+            from raw.{kind} group by source_file""")
+        conn.execute(
+            """create or replace temp table _unchecked as
+               select f.* from _fingerprints as f
+               anti join meta.validated_files as v
+                   on v.kind = ? and v.source_file = f.source_file
+                   and v.row_count = f.row_count and v.row_hash = f.row_hash""", [kind])
+        files = fetch_one(conn, "select count(*) from _unchecked")[0]
+        # in chunks, so memory stays bounded however large the table grows
+        reader = conn.sql(
+            f"select {', '.join(columns)} from raw.{kind} "
+            "where source_file in (select source_file from _unchecked)"
+        ).to_arrow_reader(CHECK_CHUNK_ROWS)
+        for batch in reader:
+            frame = pl.from_arrow(batch)
+            if "client_bsn" in dtypes(kind):
+                frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("client_bsn"))
+            frame = frame.select(list(dtypes(kind))).cast(dtypes(kind))
+            rows += frame.height
+            try:
+                MODELS[kind].validate(frame, lazy=True)
+            except pa.errors.SchemaErrors as exc:
+                count += exc.failure_cases.height
+                failures.append(exc.failure_cases.head(10).with_columns(pl.all().cast(pl.String)))
+        if count == 0:
+            conn.execute("delete from meta.validated_files where kind = ? and source_file in "
+                         "(select source_file from _unchecked)", [kind])
+            conn.execute("insert into meta.validated_files select ?, source_file, row_count, row_hash "
+                         "from _unchecked", [kind])
+        return dict(
             passed=count == 0,
             metadata={"files_validated": files, "rows_validated": rows, "failure_cases": count,
                       "sample": dg.MetadataValue.text(str(pl.concat(failures).head(10)) if failures else "none")},
         )
 
-    return _asset_check
+    return Check(
+        ("raw", kind), "pandera_schema",
+        f"Every row stored in raw.{kind} satisfies the pandera model {MODELS[kind].__name__} "
+        "(validated eagerly and lazily): rows that break it belong in the quarantine, never in the table. "
+        "A file's rows are validated again only when they change: meta.validated_files keeps a "
+        "fingerprint (row count, sum of row hashes) of every file that passed.",
+        evaluate)
 
 
 
@@ -165,6 +200,8 @@ def as_of_note(as_of, first_day, last_day) -> tuple[str, str] | None:
     description="The reporting date (setting as_of) lies within the data: not before the first declared "
     "line and not more than two months after the last. Outside, the run warns and meta.as_of_note keeps "
     "a note (Dutch and English) for the reports.",
+    # it reads the wijkverpleging lines too: in a run that builds them, after them
+    additional_deps=[dg.AssetKey(["staging", "zvw_lines"])],
 )
 def as_of_within_data(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
                       settings: MetricSettings) -> dg.AssetCheckResult:
@@ -203,13 +240,12 @@ def _amounts_match(kind: str) -> dg.AssetChecksDefinition:
         blocking=False, severity=dg.AssetCheckSeverity.WARN)
 
 
-raw_checks = [_amounts_match("declarations"), _amounts_match("zvw_declarations")] + [
+_raw = [_amounts_match("declarations"), _amounts_match("zvw_declarations")] + [
     _reconciliation(kind) for kind in (*INBOX_KINDS, *REFERENCE_KINDS)] + [
     _schema_holds(kind) for kind in (*INBOX_KINDS, *REFERENCE_KINDS)
 ]
 
-staging_checks = [
-    as_of_within_data,
+_staging = [
     _unique(["staging", "allocations"], "municipality_code, law, allocation_number"),
     _unique(["staging", "declaration_lines"], "provider_agb, law, reference_number"),
     _check(["staging", "declaration_lines"], "lines_have_allocation",
@@ -220,7 +256,7 @@ staging_checks = [
            blocking=False, severity=dg.AssetCheckSeverity.WARN),
 ]
 
-mart_checks = [
+_marts = [
     _unique(["marts", "allocation_months"], "municipality_code, law, allocation_number, month"),
     _unique(["marts", "allocation_totals"], "municipality_code, law, allocation_number"),
     _unique(["marts", "ceiling_position"], "payer_code, provider_agb, year"),
@@ -265,3 +301,46 @@ mart_checks = [
            "select * from marts.budget_exhaustion where abs(forecast_eur - (approved_eur + pending_eur "
            "+ expected_late_eur + committed_eur)) > 0.01"),
 ]
+
+CHECKS: list[Check] = [*_raw, *_staging, *_marts]
+
+# checks of assets this module's factories do not build: steps of their own
+_STANDALONE_ASSETS = {("marts", "forecast_history")}
+
+
+def checks_of(asset: tuple[str, ...]) -> list[Check]:
+    """The checks that run inside the step of ``asset``."""
+    return [c for c in CHECKS if c.asset == tuple(asset) and c.asset not in _STANDALONE_ASSETS]
+
+
+def check_specs(asset: tuple[str, ...]) -> list[dg.AssetCheckSpec]:
+    return [c.spec for c in checks_of(asset)]
+
+
+def run_checks(context: dg.AssetExecutionContext, conn: duckdb.DuckDBPyConnection,
+               asset: tuple[str, ...]) -> Iterator[dg.AssetCheckResult]:
+    """The selected checks of ``asset``, evaluated on the step's connection."""
+    selected = context.selected_asset_check_keys
+    for check in checks_of(asset):
+        if check.key in selected:
+            yield check.result(conn)
+
+
+def evaluate(warehouse: Warehouse, asset: tuple[str, ...], name: str) -> dg.AssetCheckResult:
+    """Evaluate one check outside a run (tools and tests)."""
+    [check] = [c for c in CHECKS if c.asset == tuple(asset) and c.name == name]
+    with warehouse.connect() as conn:
+        return check.result(conn)
+
+
+def _standalone(check: Check) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=check.asset_key, name=check.name, description=check.description,
+                    blocking=check.blocking)
+    def _asset_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.connect() as conn:
+            return check.result(conn)
+
+    return _asset_check
+
+
+standalone_checks = [as_of_within_data] + [_standalone(c) for c in CHECKS if c.asset in _STANDALONE_ASSETS]

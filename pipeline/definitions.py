@@ -11,12 +11,13 @@ from pipeline.assets.forecast_history import forecast_history
 from pipeline.assets.raw import raw_assets
 from pipeline.assets.reports import reports
 from pipeline.assets.sql_assets import marts_sql_assets, staging_sql_assets
-from pipeline.checks import mart_checks, raw_checks, staging_checks
+from pipeline.checks import standalone_checks
 from pipeline.paths import data_dir
 from pipeline.resources import default_resources
 
 all_assets = [*raw_assets, calendars, *staging_sql_assets, *marts_sql_assets, forecast_history, reports, marts_parquet]
-all_checks = [*raw_checks, *staging_checks, *mart_checks]
+# the other checks run inside their asset's step (check_specs, pipeline/checks.py)
+all_checks = [*standalone_checks]
 
 refresh_job = dg.define_asset_job(
     "refresh",

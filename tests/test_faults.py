@@ -152,14 +152,13 @@ def assert_nothing_half_loaded(root: Path) -> int:
     kinds = raw_kinds_present(root)
     if not kinds:
         return 0
-    from pipeline.definitions import all_checks
+    from pipeline.checks import evaluate
     from pipeline.resources import Warehouse
 
-    # The pipeline's own rows_reconcile checks, invoked directly on the killed run's warehouse.
-    checks = {key.asset_key.path[-1]: c for c in all_checks for key in c.check_keys if key.name == "rows_reconcile"}
+    # The pipeline's own rows_reconcile checks, evaluated directly on the killed run's warehouse.
     warehouse = Warehouse(database=str(root / "warehouse.duckdb"))
     for kind in kinds:
-        evaluation = checks[kind](warehouse=warehouse)
+        evaluation = evaluate(warehouse, ("raw", kind), "rows_reconcile")
         assert evaluation.passed, (kind, evaluation.metadata)
     orphans = []
     for kind in kinds:

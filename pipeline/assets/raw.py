@@ -17,6 +17,7 @@ import polars as pl
 
 from pipeline.ingest.load import Item, KindReport, Loader
 from pipeline.ingest.tabular import FileRefused, load_profiles
+from pipeline.checks import check_specs, run_checks
 from pipeline.privacy import load_key
 from pipeline.resources import DataFolders, Warehouse
 from pipeline.schemas import INBOX_KINDS, REFERENCE_KINDS, dtypes
@@ -131,22 +132,30 @@ def _metadata(report: KindReport, conn, kind: str) -> dict:
 
 def _raw_asset(kind: str) -> dg.AssetsDefinition:
     where = "data/reference" if kind in REFERENCE_KINDS else f"data/inbox/{kind} and inbox/iwmo"
+    key = dg.AssetKey(["raw", kind])
 
-    @dg.asset(
-        key=["raw", kind],
-        group_name="raw",
-        description=f"raw.{kind}: rows of {where}, validated and pseudonymised; bad rows quarantined.",
-        kinds={"duckdb"},
+    # one asset and its checks (pipeline/checks.py) in one step; the checks run on its connection
+    @dg.multi_asset(
+        name=f"raw__{kind}",
+        specs=[dg.AssetSpec(
+            key, group_name="raw", kinds={"duckdb"},
+            description=f"raw.{kind}: rows of {where}, validated and pseudonymised; bad rows quarantined.",
+        )],
+        check_specs=check_specs(("raw", kind)),
+        can_subset=True,  # the checks can run without loading
     )
-    def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse, folders: DataFolders) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse, folders: DataFolders):
         with warehouse.connect() as conn:
-            report = load_kind(conn, kind, folders, dt.date.today(), context.log)
-            metadata = _metadata(report, conn, kind)
-        context.log.info(
-            f"{kind}: {report.count('loaded')} files loaded, {report.count('unchanged')} unchanged, "
-            f"{report.count('refused')} refused; {report.rows_loaded} rows loaded, {report.rows_quarantined} quarantined"
-        )
-        return dg.MaterializeResult(metadata=metadata)
+            if key in context.selected_asset_keys:
+                report = load_kind(conn, kind, folders, dt.date.today(), context.log)
+                metadata = _metadata(report, conn, kind)
+                context.log.info(
+                    f"{kind}: {report.count('loaded')} files loaded, {report.count('unchanged')} unchanged, "
+                    f"{report.count('refused')} refused; {report.rows_loaded} rows loaded, "
+                    f"{report.rows_quarantined} quarantined"
+                )
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+            yield from run_checks(context, conn, ("raw", kind))
 
     return _asset
 

@@ -5,6 +5,7 @@ import datetime as dt
 
 import dagster as dg
 
+from pipeline.checks import check_specs, run_checks
 from pipeline.incremental import build_model
 from pipeline.paths import SQL_DIR
 from pipeline.resources import Warehouse
@@ -63,31 +64,39 @@ def _sql_asset(schema: str, name: str) -> dg.AssetsDefinition:
     if needs_params:  # the default as_of is read off the declaration and wijkverpleging lines
         deps |= {dg.AssetKey(["staging", "declaration_lines"]), dg.AssetKey(["staging", "zvw_lines"])}
 
-    @dg.asset(
-        key=[schema, name],
-        group_name=schema,
-        deps=sorted(deps, key=lambda k: k.path),
-        description=f"{schema}.{name}: {_first_line(text)} (sql/{schema}/{name}.sql)",
-        kinds={"duckdb", "sql"},
+    key = dg.AssetKey([schema, name])
+
+    # one asset and its checks (pipeline/checks.py) in one step; the checks run on its connection
+    @dg.multi_asset(
+        name=f"{schema}__{name}",
+        specs=[dg.AssetSpec(
+            key, group_name=schema, kinds={"duckdb", "sql"},
+            deps=sorted(deps, key=lambda k: k.path),
+            description=f"{schema}.{name}: {_first_line(text)} (sql/{schema}/{name}.sql)",
+        )],
+        check_specs=check_specs((schema, name)),
+        can_subset=True,  # the checks can run without a build
     )
-    def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: MetricSettings) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: MetricSettings):
         with warehouse.connect() as conn:
-            params = {}
-            if needs_params:
-                as_of = resolve_as_of(conn, settings)
-                params = settings.sql_params(as_of)
-            build = build_model(conn, schema, name, params)
-            preview = conn.sql(f"select * from {schema}.{name} limit 5").pl()
-        metadata = {
-            "table": f"{schema}.{name}",
-            "dagster/row_count": dg.MetadataValue.int(build.rows),
-            "build": f"{build.mode}: {build.reason}" if build.reason else build.mode,
-            "rows_rebuilt": dg.MetadataValue.int(build.rows_rebuilt),
-            "preview": dg.MetadataValue.text(str(preview)),
-        }
-        if needs_params:
-            metadata["as_of"] = str(params["as_of"])
-        return dg.MaterializeResult(metadata=metadata)
+            if key in context.selected_asset_keys:
+                params = {}
+                if needs_params:
+                    as_of = resolve_as_of(conn, settings)
+                    params = settings.sql_params(as_of)
+                build = build_model(conn, schema, name, params)
+                preview = conn.sql(f"select * from {schema}.{name} limit 5").pl()
+                metadata = {
+                    "table": f"{schema}.{name}",
+                    "dagster/row_count": dg.MetadataValue.int(build.rows),
+                    "build": f"{build.mode}: {build.reason}" if build.reason else build.mode,
+                    "rows_rebuilt": dg.MetadataValue.int(build.rows_rebuilt),
+                    "preview": dg.MetadataValue.text(str(preview)),
+                }
+                if needs_params:
+                    metadata["as_of"] = str(params["as_of"])
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+            yield from run_checks(context, conn, (schema, name))
 
     return _asset
 
