@@ -1192,3 +1192,26 @@ def test_commitments_end_at_a_final_stop():
     assert {n: v for (t, n), v in both.items() if t == D(2026, 3, 31)} == committed
     assert both[(D(2026, 2, 28), "77")] == pytest.approx(10600)
     assert both[(D(2026, 2, 28), "79")] == pytest.approx(10600)  # its stop was not known yet either
+
+
+def test_a_credit_answered_before_its_debit_leaves_the_month_below_zero_and_only_warns():
+    # found at scale 106: a debit of 4 hours for August, declared 19 September and not answered by
+    # as_of; its credit (-4) and a new debit of 3, declared 12 October and approved 23 October.
+    # Approved at as_of 31 October: -4 + 3 = -1 of a maximum of 6 x 4 = 24 (Sat 1 Aug .. Mon 31 Aug
+    # touch 6 ISO weeks)
+    from pipeline.checks import CHECKS
+
+    aug = D(2026, 8, 1)
+    lines = [
+        line("N", aug, 4, period_end=D(2026, 8, 31), declared_on=D(2026, 9, 19), answered_on=None),
+        line("N", aug, 4, period_end=D(2026, 8, 31), declared_on=D(2026, 10, 12), answered_on=D(2026, 10, 23),
+             credit=True),
+        line("N", aug, 3, period_end=D(2026, 8, 31), declared_on=D(2026, 10, 12), answered_on=D(2026, 10, 23)),
+    ]
+    conn = build([alloc("N", D(2026, 1, 1), D(2026, 12, 31), 4, "04", "2")], lines, as_of=D(2026, 10, 31))
+    (month,) = rows(conn, "select * from marts.allocation_months where month = '2026-08-01'")
+    assert month["delivered_volume"] == -1 and month["declared_volume"] == 3
+    assert month["utilisation"] == pytest.approx(-1 / 24)
+    (check,) = [c for c in CHECKS if c.name == "utilisation_not_negative"]
+    result = check.evaluate(conn)
+    assert not result["passed"] and result["severity"].value == "WARN" and not check.blocking
